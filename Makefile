@@ -1,0 +1,89 @@
+# cloudops.pv2hvm — developer and CI entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The checkout, seen as the installed collection cloudops.pv2hvm (a symlink, for
+# ansible-playbook and pytest) and as a plain copy (ansible-test refuses symlinked roots).
+COLLECTIONS := .build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/cloudops/pv2hvm
+SANITY_TREE := .build/sanity/ansible_collections
+SANITY_ROOT := $(SANITY_TREE)/cloudops/pv2hvm
+# ansible-test fetches a pip bootstrap script from a host CI cannot reach; see the script.
+ANSIBLE_TEST_PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-packages collection-link test lint yamllint ansible-lint sanity unit \
+        integration pytest build demo bench clean
+
+help:
+	@echo "make setup     create .venv, install system packages (bindep.txt), link the collection"
+	@echo "make test      setup, then every gate: yamllint, ansible-lint, ansible-test sanity, pytest"
+	@echo "make lint      yamllint + ansible-lint --profile production"
+	@echo "make sanity    ansible-test sanity on a copy of the collection"
+	@echo "make unit      pytest tests/unit (no root needed)"
+	@echo "make build     ansible-galaxy collection build into .build/dist"
+
+setup: $(BIN)/.installed system-packages collection-link
+
+$(BIN)/.installed: test-requirements.txt tests/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r test-requirements.txt
+	touch $@
+
+system-packages: $(BIN)/.installed
+	@missing="$$($(BIN)/bindep --brief --file bindep.txt test || true)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages: $$missing"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+collection-link:
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn ../../../.. $(COLLECTION_LINK)
+
+test: setup
+	$(MAKE) --no-print-directory lint sanity pytest
+
+lint: yamllint ansible-lint
+
+yamllint: setup
+	yamllint --strict .
+
+ansible-lint: setup
+	ansible-lint --profile production --strict
+
+sanity: setup
+	rm -rf .build/sanity
+	mkdir -p $(SANITY_ROOT) $(SANITY_TREE)/amazon
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_ROOT)
+	ln -s $(SITE_PACKAGES)/ansible_collections/amazon/aws $(SANITY_TREE)/amazon/aws
+	test -f $(ANSIBLE_TEST_PIP_BOOTSTRAP) || install -D -m 0644 tests/sanity/offline_get_pip.py $(ANSIBLE_TEST_PIP_BOOTSTRAP)
+	git -C $(SANITY_ROOT) init --quiet  # its own repository: the checkout ignores .build/
+	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no
+
+unit: setup
+	pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	pytest tests/integration $(PYTEST_ARGS)
+
+pytest: setup
+	pytest tests $(PYTEST_ARGS)
+
+build: setup
+	mkdir -p .build/dist
+	ansible-galaxy collection build --force --output-path .build/dist .
+
+clean:
+	rm -rf .build .pytest_cache

@@ -1,0 +1,97 @@
+"""The lab's EC2 endpoint: moto's server, in this process, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import urllib.request
+from typing import Any
+
+from tests.lab import fidelity
+
+LAB_REGION = "us-east-1"
+LAB_ACCESS_KEY = "AKIAPV2HVMLAB0000000"
+LAB_SECRET_KEY = "pv2hvm-lab-secret-not-a-real-key"
+
+
+class LabEndpoint:
+    """A moto server with the fidelity extension, bound to a free port on 127.0.0.1."""
+
+    def __init__(self, port: int = 0, stock_moto: bool = False) -> None:
+        self._port = port
+        # Only for proving that the fidelity tests catch stock moto; never a fallback.
+        self._stock_moto = stock_moto
+        self._server: Any = None
+        self.url = ""
+
+    def start(self) -> "LabEndpoint":
+        # Stock moto seeds thousands of public AMIs per region; the lab needs none.
+        os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+        if self._stock_moto:
+            if fidelity.installed():
+                raise fidelity.LabFidelityError("stock moto was asked for, but this process already patched moto")
+            sys.stderr.write("pv2hvm lab: the fidelity extension is DISABLED (stock moto)\n")
+        else:
+            fidelity.install()
+        # One access-log line per request drowns test output; errors still show.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's own reset API)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def env(self) -> dict[str, str]:
+        """Environment for any AWS client (boto3, ansible) that must talk to the lab only.
+
+        AWS_ENDPOINT_URL makes every botocore client use the lab even if a caller forgets
+        endpoint_url, and the config/credential files are blanked so no real profile leaks in.
+        """
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": LAB_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LAB_SECRET_KEY,
+            "AWS_DEFAULT_REGION": LAB_REGION,
+            "AWS_REGION": LAB_REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def module_params(self) -> dict[str, str]:
+        """The AnsibleAWSModule options that point a module at the lab."""
+        return {
+            "endpoint_url": self.url,
+            "region": LAB_REGION,
+            "access_key": LAB_ACCESS_KEY,
+            "secret_key": LAB_SECRET_KEY,
+        }
+
+    def client(self, service: str = "ec2") -> Any:
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=LAB_ACCESS_KEY,
+            aws_secret_access_key=LAB_SECRET_KEY,
+            region_name=LAB_REGION,
+        ).client(service, endpoint_url=self.url)
+
+    def __enter__(self) -> "LabEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
