@@ -259,6 +259,17 @@ def create_volume(self: Any, size: int, zone_name: str, snapshot_id: str | None 
     return _ORIGINALS[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **kwargs)
 
 
+def create_snapshot(self: Any, volume_id: str, description: str, owner_id: str | None = None, from_ami: str | None = None) -> Any:
+    """CreateSnapshot of an encrypted volume is encrypted with the volume's KMS key.
+
+    AWS API reference, CreateSnapshot: "Snapshots that are taken from encrypted volumes
+    are automatically encrypted"; DescribeSnapshots reports the volume's KmsKeyId.
+    """
+    snapshot = _ORIGINALS[(EBSBackend, "create_snapshot")](self, volume_id, description, owner_id, from_ami)
+    snapshot.kms_key_id = snapshot.kms_key_id or self.get_volume(volume_id).kms_key_id
+    return snapshot
+
+
 def modify_instance_attribute_response(self: InstanceResponse) -> Any:
     """ModifyInstanceAttribute EnaSupport / SriovNetSupport change only that flag.
 
@@ -295,6 +306,7 @@ _PATCHES: list[tuple[type, str, Callable[..., Any]]] = [
     (EBSBackend, "attach_volume", attach_volume),
     (EBSBackend, "detach_volume", detach_volume),
     (EBSBackend, "create_volume", create_volume),
+    (EBSBackend, "create_snapshot", create_snapshot),
     (InstanceResponse, "modify_instance_attribute", modify_instance_attribute_response),
 ]
 

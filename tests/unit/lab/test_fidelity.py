@@ -287,6 +287,16 @@ def test_create_volume_smaller_than_snapshot(ec2: Any) -> None:
     assert ec2.create_volume(Size=12, SnapshotId=snapshot, AvailabilityZone=AZ)["Size"] == 12
 
 
+def test_snapshot_of_encrypted_volume_keeps_its_key(ec2: Any) -> None:
+    """CreateSnapshot of an encrypted volume: the snapshot is encrypted with the volume's KMS key
+    (AWS API reference, CreateSnapshot; DescribeSnapshots KmsKeyId)."""
+    volume = ec2.create_volume(Size=8, AvailabilityZone=AZ, Encrypted=True)
+    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+    described = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]
+    assert described["Encrypted"] is True
+    assert described["KmsKeyId"] == volume["KmsKeyId"]
+
+
 def test_modify_instance_attribute_ena_support_changes_only_ena(ec2: Any) -> None:
     """ModifyInstanceAttribute EnaSupport sets the flag and leaves the security groups alone
     (AWS API reference, ModifyInstanceAttribute, EnaSupport)."""

@@ -1,0 +1,76 @@
+"""Build the EC2 scenery of a migration in the lab endpoint: PV sources and a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from tests.lab.endpoint import LAB_REGION
+
+WORKER_AZ = "us-east-1a"
+PV_KERNEL = "aki-919dcaf8"  # the pv-grub-hd0 AKI of us-east-1
+
+
+@dataclass
+class PvImage:
+    image_id: str
+    root_snapshot: str
+    data_snapshot: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def snapshot_of_new_volume(ec2: Any, size: int = 8, encrypted: bool = False) -> str:
+    volume = ec2.create_volume(Size=size, AvailabilityZone=WORKER_AZ, Encrypted=encrypted)
+    return ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+
+
+def register_pv_image(ec2: Any, name: str = "legacy-web", size: int = 8, data_volume: bool = True, **extra: Any) -> PvImage:
+    """A PV AMI as EC2 had them: root on /dev/sda1, a data volume, an ephemeral disk, PV-GRUB kernel."""
+    root = snapshot_of_new_volume(ec2, size=size, encrypted=extra.pop("encrypted", False))
+    mappings = [{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": root, "VolumeType": "standard"}}]
+    data = ""
+    if data_volume:
+        data = snapshot_of_new_volume(ec2, size=4)
+        mappings.append({"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": data, "DeleteOnTermination": False}})
+    mappings.append({"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"})
+    request = dict(
+        Name=name, Architecture="x86_64", VirtualizationType="paravirtual", KernelId=PV_KERNEL,
+        RootDeviceName="/dev/sda1", BlockDeviceMappings=mappings,
+    )
+    request.update(extra)
+    image_id = ec2.register_image(**request)["ImageId"]
+    return PvImage(image_id, root, data)
+
+
+def launch(ec2: Any, image_id: str, zone: str = WORKER_AZ, name: str = "", **extra: Any) -> str:
+    if name:
+        extra["TagSpecifications"] = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}]
+    instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, Placement={"AvailabilityZone": zone}, **extra)
+    return instance["Instances"][0]["InstanceId"]
+
+
+def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
+    """A worker instance (any HVM AMI will do) with its own root volume at /dev/xvda."""
+    root = snapshot_of_new_volume(ec2, size=8)
+    image_id = ec2.register_image(
+        Name=f"worker-{root}", Architecture="x86_64", VirtualizationType="hvm", RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}],
+    )["ImageId"]
+    return launch(ec2, image_id, zone=zone, name="pv2hvm-worker")
+
+
+def backend() -> Any:
+    """The in-process moto backend, for states the EC2 API cannot create (Marketplace, instance store)."""
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[DEFAULT_ACCOUNT_ID][LAB_REGION]
+
+
+def volumes_tagged(ec2: Any, migration_id: str) -> list[dict[str, Any]]:
+    return ec2.describe_volumes(Filters=[{"Name": "tag:pv2hvm:migration", "Values": [migration_id]}])["Volumes"]
+
+
+def own_snapshot_ids(ec2: Any) -> set[str]:
+    return {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}

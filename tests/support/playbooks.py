@@ -1,0 +1,81 @@
+"""Run playbooks of this collection with ansible-playbook, as a user would, and read the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.modules import REPO_ROOT, module_env
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        return self.result.get("stats", {})
+
+    def total(self, counter: str) -> int:
+        return sum(host.get(counter, 0) for host in self.stats.values())
+
+    def task_results(self, task_name: str) -> list[dict[str, Any]]:
+        """The per-host results of every task with this name, in run order."""
+        found = []
+        for play in self.result.get("plays", []):
+            for task in play.get("tasks", []):
+                if task["task"]["name"] == task_name:
+                    found.extend(task["hosts"].values())
+        return found
+
+    def changed_tasks(self) -> list[str]:
+        """Names of the tasks that reported a change on any host, in run order."""
+        return [
+            task["task"]["name"]
+            for play in self.result.get("plays", [])
+            for task in play.get("tasks", [])
+            if any(host.get("changed") for host in task["hosts"].values())
+        ]
+
+    def explain(self) -> str:
+        return f"rc={self.rc}\n{self.stdout[-6000:]}\n{self.stderr[-3000:]}"
+
+
+def run_playbook(
+    playbook: str | Path,
+    extra_vars: dict[str, Any] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    capture_file: str | None = None,
+    check: bool = False,
+    timeout: float = 1800,
+) -> PlaybookRun:
+    """ansible-playbook with the JSON callback; the checkout is the collection cloudops.pv2hvm."""
+    command = [str(ANSIBLE_PLAYBOOK), str(playbook), "-i", "localhost,", "-c", "local"]
+    command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable, **(extra_vars or {})})]
+    if check:
+        command.append("--check")
+    run_env = module_env(env, capture_file)
+    run_env.update(
+        ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_LOCAL_TEMP=os.environ.get("TMPDIR", "/tmp"),
+    )
+    process = subprocess.run(command, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        result = json.loads(process.stdout[process.stdout.index("{"):])
+    except ValueError:
+        result = {}
+    return PlaybookRun(process.returncode, process.stdout, process.stderr, result)
