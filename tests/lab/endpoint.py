@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from tests.lab import fidelity
@@ -18,8 +19,11 @@ LAB_SECRET_KEY = "pv2hvm-lab-secret-not-a-real-key"
 class LabEndpoint:
     """A moto server with the fidelity extension, bound to a free port on 127.0.0.1."""
 
-    def __init__(self, port: int = 0, stock_moto: bool = False) -> None:
+    def __init__(self, port: int = 0, stock_moto: bool = False, data_dir: str | None = None) -> None:
         self._port = port
+        # With a data_dir, volumes and snapshots hold bytes (tests/lab/ebs.py); root needed to attach.
+        self._data_dir = data_dir
+        self.ebs: Any = None
         # Only for proving that the fidelity tests catch stock moto; never a fallback.
         self._stock_moto = stock_moto
         self._server: Any = None
@@ -36,18 +40,31 @@ class LabEndpoint:
             fidelity.install()
         # One access-log line per request drowns test output; errors still show.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        if self._data_dir:
+            from tests.lab import ebs  # pylint: disable=import-outside-toplevel
+
+            self.ebs = ebs.EbsDataPlane(Path(self._data_dir))
+            ebs.follow(self.ebs)
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto's backends live in this process: a new endpoint starts from an empty region.
+        self.reset()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.ebs is not None:
+            from tests.lab import ebs  # pylint: disable=import-outside-toplevel
+
+            ebs.unfollow(self.ebs)
+            self.ebs.close()
+            self.ebs = None
 
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""

@@ -36,6 +36,25 @@ REGISTER_IMAGE_DEFAULT_VIRTUALIZATION = "paravirtual"
 # server does not, so parallel AttachVolume calls could both take one device name.
 _ATTACH_LOCK = threading.RLock()
 _ORIGINALS: dict[tuple[type, str], Callable[..., Any]] = {}
+# Who else follows EBS state changes: the lab's data plane (tests/lab/ebs.py).
+_OBSERVERS: list[Any] = []
+
+
+def observe(observer: Any) -> None:
+    """Tell `observer` about every EBS change: volume_created(volume), snapshot_created(snapshot),
+    volume_attached(volume_id, instance_id), volume_detaching(volume_id) (may refuse by raising),
+    volume_deleted(volume_id) and snapshot_deleted(snapshot_id)."""
+    _OBSERVERS.append(observer)
+
+
+def unobserve(observer: Any) -> None:
+    if observer in _OBSERVERS:
+        _OBSERVERS.remove(observer)
+
+
+def _notify(event: str, *args: Any) -> None:
+    for observer in list(_OBSERVERS):
+        getattr(observer, event)(*args)
 
 
 class LabFidelityError(RuntimeError):
@@ -56,7 +75,7 @@ class LabAmi(Ami):
         super().__init__(backend, ami_id, name=request.get("Name"), description=request.get("Description") or "")
         # Ami.__init__ always invents a 15 GiB snapshot for the image; a registered AMI
         # uses the snapshots in its mappings instead, so drop the invented one.
-        backend.snapshots.pop(self.ebs_snapshot.id, None)
+        backend.delete_snapshot(self.ebs_snapshot.id)
         self.ebs_snapshot = None
         self.image_location = f"{backend.account_id}/{request.get('Name')}"
         self.architecture = request.get("Architecture") or REGISTER_IMAGE_DEFAULT_ARCHITECTURE
@@ -224,7 +243,13 @@ def attach_volume(self: Any, volume_id: str, instance_id: str, device_path: str,
                 "InvalidParameterValue",
                 f"Invalid value '{device_path}' for unixDevice. Attachment point {device_path} is already in use",
             )
-        return _ORIGINALS[(EBSBackend, "attach_volume")](self, volume_id, instance_id, device_path, delete_on_termination)
+        attachment = _ORIGINALS[(EBSBackend, "attach_volume")](self, volume_id, instance_id, device_path, delete_on_termination)
+        try:
+            _notify("volume_attached", volume_id, instance_id)
+        except Exception:
+            _ORIGINALS[(EBSBackend, "detach_volume")](self, volume_id, instance_id, device_path)
+            raise
+        return attachment
 
 
 def detach_volume(self: Any, volume_id: str, instance_id: str | None = None, device_path: str | None = None) -> Any:
@@ -239,6 +264,7 @@ def detach_volume(self: Any, volume_id: str, instance_id: str | None = None, dev
             raise LabClientError("IncorrectState", f"Volume '{volume_id}' is in the 'available' state.")
         instance_id = instance_id or volume.attachment.instance.id
         device_path = device_path or volume.attachment.device
+        _notify("volume_detaching", volume_id)
         return _ORIGINALS[(EBSBackend, "detach_volume")](self, volume_id, instance_id, device_path)
 
 
@@ -256,7 +282,23 @@ def create_volume(self: Any, size: int, zone_name: str, snapshot_id: str | None 
                 "InvalidParameterValue",
                 f"Volume of {size}GiB is smaller than snapshot '{snapshot_id}', expect size >= {snapshot.volume_size}GiB",
             )
-    return _ORIGINALS[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **kwargs)
+    volume = _ORIGINALS[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **kwargs)
+    _notify("volume_created", volume)
+    return volume
+
+
+def delete_volume(self: Any, volume_id: str) -> Any:
+    """DeleteVolume: stock behaviour; observers learn of it."""
+    volume = _ORIGINALS[(EBSBackend, "delete_volume")](self, volume_id)
+    _notify("volume_deleted", volume_id)
+    return volume
+
+
+def delete_snapshot(self: Any, snapshot_id: str) -> Any:
+    """DeleteSnapshot: stock behaviour; observers learn of it."""
+    snapshot = _ORIGINALS[(EBSBackend, "delete_snapshot")](self, snapshot_id)
+    _notify("snapshot_deleted", snapshot_id)
+    return snapshot
 
 
 def create_snapshot(self: Any, volume_id: str, description: str, owner_id: str | None = None, from_ami: str | None = None) -> Any:
@@ -267,6 +309,7 @@ def create_snapshot(self: Any, volume_id: str, description: str, owner_id: str |
     """
     snapshot = _ORIGINALS[(EBSBackend, "create_snapshot")](self, volume_id, description, owner_id, from_ami)
     snapshot.kms_key_id = snapshot.kms_key_id or self.get_volume(volume_id).kms_key_id
+    _notify("snapshot_created", snapshot)
     return snapshot
 
 
@@ -307,6 +350,8 @@ _PATCHES: list[tuple[type, str, Callable[..., Any]]] = [
     (EBSBackend, "detach_volume", detach_volume),
     (EBSBackend, "create_volume", create_volume),
     (EBSBackend, "create_snapshot", create_snapshot),
+    (EBSBackend, "delete_volume", delete_volume),
+    (EBSBackend, "delete_snapshot", delete_snapshot),
     (InstanceResponse, "modify_instance_attribute", modify_instance_attribute_response),
 ]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.lab.capture import RequestLog
 from tests.lab.endpoint import LAB_REGION
-from tests.support.ec2_world import launch_worker, own_snapshot_ids, register_pv_image, volumes_tagged
+from tests.lab.world import launch_worker, own_snapshot_ids, register_pv_image, volumes_tagged
 from tests.support.modules import REPO_ROOT
 from tests.support.playbooks import run_playbook
 

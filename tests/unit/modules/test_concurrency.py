@@ -9,7 +9,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from tests.support.ec2_world import launch_worker
+from tests.lab.world import launch_worker
 
 PARALLEL = 8
 

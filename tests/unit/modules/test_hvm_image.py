@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.ec2_world import WORKER_AZ, own_snapshot_ids, register_pv_image, snapshot_of_new_volume
+from tests.lab.world import WORKER_AZ, own_snapshot_ids, register_pv_image, snapshot_of_new_volume
 
 MIGRATION = "mig-0002"
 NAME = "legacy-web-hvm-20261124"
@@ -160,7 +160,7 @@ def test_absent_check_mode_changes_nothing(ec2: Any, module: Any) -> None:
 
 def test_data_volume_of_an_instance_is_snapshotted_and_mapped(ec2: Any, module: Any) -> None:
     """hvm_block_device_mappings of an instance source go straight into hvm_image."""
-    from tests.support.ec2_world import launch  # pylint: disable=import-outside-toplevel
+    from tests.lab.world import launch  # pylint: disable=import-outside-toplevel
 
     source = launch(ec2, register_pv_image(ec2).image_id)
     facts = module("source_info", instance_id=source)

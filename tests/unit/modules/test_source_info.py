@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.ec2_world import PV_KERNEL, WORKER_AZ, backend, launch, register_pv_image
+from tests.lab.world import PV_KERNEL, WORKER_AZ, backend, launch, register_pv_image
 
 
 def test_instance_source_facts(ec2: Any, module: Any) -> None:

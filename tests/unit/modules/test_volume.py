@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.ec2_world import WORKER_AZ, launch_worker, register_pv_image, snapshot_of_new_volume, volumes_tagged
+from tests.lab.world import WORKER_AZ, launch_worker, register_pv_image, snapshot_of_new_volume, volumes_tagged
 
 MIGRATION = "mig-0001"
 
@@ -171,7 +171,7 @@ def test_untagged_volume_is_not_deleted_without_force(ec2: Any, module: Any) -> 
 
 def test_source_root_volume_is_never_deleted(ec2: Any, module: Any) -> None:
     """The source instance's own root volume is untagged: state absent refuses it."""
-    from tests.support.ec2_world import launch  # pylint: disable=import-outside-toplevel
+    from tests.lab.world import launch  # pylint: disable=import-outside-toplevel
 
     source = launch(ec2, register_pv_image(ec2).image_id)
     root = ec2.describe_instances(InstanceIds=[source])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]

@@ -1,8 +1,13 @@
-"""Build the EC2 scenery of a migration in the lab endpoint: PV sources and a worker."""
+"""The EC2 scenery of a migration in the lab endpoint: PV sources and workers.
+
+Without a data plane the volumes hold no bytes (module tests); with one
+(`LabEndpoint(data_dir=...)`), `seed_pv_root` puts a real PV image on the root.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -26,9 +31,11 @@ def snapshot_of_new_volume(ec2: Any, size: int = 8, encrypted: bool = False) -> 
     return ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
 
 
-def register_pv_image(ec2: Any, name: str = "legacy-web", size: int = 8, data_volume: bool = True, **extra: Any) -> PvImage:
+def register_pv_image(
+    ec2: Any, name: str = "legacy-web", size: int = 8, data_volume: bool = True, root_snapshot: str = "", **extra: Any
+) -> PvImage:
     """A PV AMI as EC2 had them: root on /dev/sda1, a data volume, an ephemeral disk, PV-GRUB kernel."""
-    root = snapshot_of_new_volume(ec2, size=size, encrypted=extra.pop("encrypted", False))
+    root = root_snapshot or snapshot_of_new_volume(ec2, size=size, encrypted=extra.pop("encrypted", False))
     mappings = [{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": root, "VolumeType": "standard"}}]
     data = ""
     if data_volume:
@@ -59,6 +66,25 @@ def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}],
     )["ImageId"]
     return launch(ec2, image_id, zone=zone, name="pv2hvm-worker")
+
+
+def seed_pv_root(lab: Any, image: Path) -> str:
+    """A snapshot holding a raw PV root image (needs the lab's data plane)."""
+    from tests.lab.ebs import size_in_gib  # pylint: disable=import-outside-toplevel
+
+    ec2 = lab.client()
+    volume = ec2.create_volume(Size=size_in_gib(image), AvailabilityZone=WORKER_AZ, VolumeType="standard")["VolumeId"]
+    lab.ebs.write_image(volume, image)
+    snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"lab: PV root from {image.name}")["SnapshotId"]
+    ec2.delete_volume(VolumeId=volume)
+    return snapshot
+
+
+def register_lab_worker(lab: Any, zone: str = WORKER_AZ) -> str:
+    """A worker instance whose attached volumes appear on this machine (loop devices)."""
+    worker = launch_worker(lab.client(), zone=zone)
+    lab.ebs.worker_ids.add(worker)
+    return worker
 
 
 def backend() -> Any:

@@ -1,0 +1,133 @@
+"""The lab's EBS data plane follows the EC2 endpoint with real files and loop devices (root)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import botocore.exceptions
+import pytest
+
+from tests.lab.ebs import by_id_name
+from tests.lab.endpoint import LabEndpoint
+from tests.lab.world import WORKER_AZ, launch, register_lab_worker, register_pv_image, seed_pv_root
+
+pytestmark = pytest.mark.root
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def lab_ebs(tmp_path: Path) -> Iterator[LabEndpoint]:
+    """A lab endpoint of its own, with a data plane; every loop device is detached at the end."""
+    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+def digest(path: Path | str, length: int = 64 * MIB) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(length)).hexdigest()
+
+
+def write_pattern(path: Path | str, seed: bytes, offset: int = 0) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(hashlib.sha256(seed).digest() * (MIB // 32))
+
+
+def test_snapshot_and_volume_copy_bytes_point_in_time(lab_ebs: LabEndpoint) -> None:
+    ec2 = lab_ebs.client()
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    volume_file = lab_ebs.ebs.volume_file(volume)
+    assert volume_file.stat().st_size == 1024 * MIB
+    write_pattern(volume_file, b"first")
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    write_pattern(volume_file, b"second")
+    copy = ec2.create_volume(Size=2, SnapshotId=snapshot, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    copy_file = lab_ebs.ebs.volume_file(copy)
+    assert copy_file.stat().st_size == 2048 * MIB
+    assert digest(copy_file) == digest(lab_ebs.ebs.snapshot_file(snapshot)) != digest(volume_file)
+    assert os.stat(copy_file).st_blocks * 512 < 16 * MIB, "copies stay sparse"
+    ec2.delete_volume(VolumeId=copy)
+    ec2.delete_snapshot(SnapshotId=snapshot)
+    assert not copy_file.exists() and not lab_ebs.ebs.snapshot_file(snapshot).exists()
+
+
+def test_attach_to_the_worker_is_a_loop_device_with_the_nitro_name(lab_ebs: LabEndpoint) -> None:
+    ec2 = lab_ebs.client()
+    worker = register_lab_worker(lab_ebs)
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=worker, Device="/dev/sdf")
+    link = lab_ebs.ebs.by_id / f"nvme-Amazon_Elastic_Block_Store_vol{volume[4:]}"
+    assert link.name == by_id_name(volume)
+    device = os.readlink(link)
+    assert device.startswith("/dev/loop")
+    backing = subprocess.run(["losetup", "--noheadings", "-O", "BACK-FILE", device], capture_output=True, text=True, check=True)
+    assert backing.stdout.strip() == str(lab_ebs.ebs.volume_file(volume))
+    write_pattern(device, b"through-the-device")
+    assert digest(lab_ebs.ebs.volume_file(volume)) == digest(device)
+    ec2.detach_volume(VolumeId=volume)
+    assert not link.exists() and not link.is_symlink()
+    assert str(lab_ebs.ebs.volume_file(volume)) not in subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
+
+
+def test_attach_to_another_instance_makes_no_device(lab_ebs: LabEndpoint) -> None:
+    ec2 = lab_ebs.client()
+    other = launch(ec2, register_pv_image(ec2).image_id)
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=other, Device="/dev/sdg")
+    assert not (lab_ebs.ebs.by_id / by_id_name(volume)).exists()
+    assert volume not in lab_ebs.ebs.loops
+
+
+def test_detach_is_refused_while_mounted(lab_ebs: LabEndpoint, tmp_path: Path) -> None:
+    ec2 = lab_ebs.client()
+    worker = register_lab_worker(lab_ebs)
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=worker, Device="/dev/sdf")
+    device = lab_ebs.ebs.device_of(volume)
+    subprocess.run(["mkfs.ext4", "-q", device], check=True)
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    subprocess.run(["mount", device, str(mountpoint)], check=True)
+    try:
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.detach_volume(VolumeId=volume)
+        assert "still mounted" in str(excinfo.value)
+        assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["State"] == "in-use"
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+    ec2.detach_volume(VolumeId=volume)
+    assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["State"] == "available"
+
+
+def test_pv_source_instance_boots_from_the_seeded_bytes(lab_ebs: LabEndpoint, tmp_path: Path) -> None:
+    image = tmp_path / "pv.img"
+    with open(image, "wb") as handle:
+        handle.truncate(300 * MIB)
+    write_pattern(image, b"pv-root", offset=5 * MIB)
+    ec2 = lab_ebs.client()
+    pv = register_pv_image(ec2, root_snapshot=seed_pv_root(lab_ebs, image), data_volume=False)
+    instance = launch(ec2, pv.image_id)
+    root = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    root_file = lab_ebs.ebs.volume_file(root)
+    assert root_file.stat().st_size == 1024 * MIB
+    assert digest(root_file, 300 * MIB) == digest(image, 300 * MIB)
+
+
+def test_stop_detaches_whatever_a_test_left_attached(tmp_path: Path) -> None:
+    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs")).start()
+    ec2 = endpoint.client()
+    worker = register_lab_worker(endpoint)
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=worker, Device="/dev/sdf")
+    device = endpoint.ebs.device_of(volume)
+    endpoint.stop()
+    assert device not in subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
+    assert not (tmp_path / "ebs").exists()
