@@ -40,6 +40,15 @@ def get_instance(client: Any, instance_id: str) -> Optional[Dict[str, Any]]:
     return instances[0] if instances else None
 
 
+@AWSRetry.jittered_backoff(retries=10)
+def find_instances(client: Any, filters: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Instances matching `filters` that are not terminated (or on their way there)."""
+    paginator = client.get_paginator("describe_instances")
+    reservations = paginator.paginate(Filters=filters).build_full_result()["Reservations"]
+    instances = [instance for reservation in reservations for instance in reservation["Instances"]]
+    return [instance for instance in instances if instance["State"]["Name"] not in ("shutting-down", "terminated")]
+
+
 def get_image(client: Any, image_id: str) -> Optional[Dict[str, Any]]:
     try:
         images = client.describe_images(aws_retry=True, ImageIds=[image_id])["Images"]
@@ -120,6 +129,27 @@ def register_image(client: Any, **params: Any) -> str:
 
 def deregister_image(client: Any, image_id: str) -> None:
     client.deregister_image(aws_retry=True, ImageId=image_id)
+
+
+def run_instance(client: Any, **params: Any) -> Dict[str, Any]:
+    return client.run_instances(aws_retry=True, MinCount=1, MaxCount=1, **params)["Instances"][0]
+
+
+def terminate_instances(client: Any, instance_ids: List[str]) -> None:
+    client.terminate_instances(aws_retry=True, InstanceIds=instance_ids)
+
+
+def console_output(client: Any, instance_id: str) -> str:
+    """The instance's serial console output, decoded ('' when there is none yet)."""
+    return client.get_console_output(aws_retry=True, InstanceId=instance_id).get("Output", "") or ""
+
+
+def stop_instance(client: Any, instance_id: str) -> None:
+    client.stop_instances(aws_retry=True, InstanceIds=[instance_id])
+
+
+def start_instance(client: Any, instance_id: str) -> None:
+    client.start_instances(aws_retry=True, InstanceIds=[instance_id])
 
 
 def error_code(error: Exception) -> str:

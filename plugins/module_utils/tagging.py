@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 
 TAG_MIGRATION = "pv2hvm:migration"
 TAG_PURPOSE = "pv2hvm:purpose"
-PURPOSES = ("working-copy", "destination", "image", "test-instance")
+PURPOSES = ("working-copy", "destination", "image", "test-instance", "worker")
 
 
 def migration_tags(migration_id: str, purpose: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:

@@ -24,6 +24,11 @@ DELAYS = {
     "volume_deleted": 5,
     "snapshot_completed": 15,
     "image_available": 15,
+    "instance_stopped": 15,
+    "instance_running": 15,
+    "instance_status_ok": 15,
+    "system_status_ok": 15,
+    "instance_terminated": 15,
 }
 
 _CUSTOM_MODEL = {

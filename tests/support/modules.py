@@ -30,6 +30,11 @@ class ModuleResult(dict):
     def changed(self) -> bool:
         return bool(self.get("changed"))
 
+    @property
+    def warnings(self) -> list[str]:
+        """Warning texts (ansible-core 2.19 reports each as a structured WarningSummary)."""
+        return [w["event"]["msg"] if isinstance(w, dict) else str(w) for w in self.get("warnings", [])]
+
 
 def module_env(extra: dict[str, str] | None = None, capture_file: str | None = None) -> dict[str, str]:
     """Environment for a module process: the checkout importable as cloudops.pv2hvm."""
