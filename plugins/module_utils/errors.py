@@ -1,9 +1,21 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: Contributors to the cloudops.pv2hvm project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The one error type for problems the user must fix."""
+"""The one error type for problems the user must fix, on the controller and on the worker."""
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class Pv2hvmError(Exception):
-    """A problem the user must fix. The message names the cause and the next step, and
-    modules report it with fail_json as is."""
+    """A failure to report as is: `msg` says what is wrong and what to do next.
+
+    `details` become extra keys of the failed result (e.g. the command line and its stderr).
+    """
+
+    def __init__(self, msg: str, **details: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
