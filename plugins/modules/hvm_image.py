@@ -13,8 +13,9 @@ description:
     architecture and root device name, the root mapping, any extra mappings (data-volume snapshots,
     instance-store names), the ENA and SR-IOV flags as given, and C(BootMode=legacy-bios); it waits until
     the AMI is C(available).
-  - Idempotent by name - an AMI of that name that this migration registered is returned unchanged. An AMI of
-    that name from anywhere else is an error, reported before any snapshot is made.
+  - Idempotent - an AMI of that name that this migration registered is returned unchanged, and so is the AMI
+    this migration registered under another name (one migration, one AMI). An AMI of that name from anywhere
+    else is an error, reported before any snapshot is made.
   - O(state=absent) deregisters the AMI and deletes those of its snapshots that this collection tagged, and only
     those.
 author:
@@ -311,6 +312,12 @@ class HvmImage:
                 )
             self.describe(existing)
             return
+        registered = self.image_of_migration()
+        if registered is not None:
+            # One migration, one AMI: a re-run on another day (a new default name) finds it too.
+            self.module.warn(f"Migration {params['migration_id']} already registered {registered['ImageId']} as {registered.get('Name')!r}; returning it.")
+            self.describe(registered)
+            return
         mappings = self.validated_extra_mappings()
         # Every volume to snapshot, by device: the converted root, and any data volume given by volume_id.
         volumes = {params["root_device_name"]: self.volume(params["volume_id"], "Destination volume")}
@@ -344,6 +351,10 @@ class HvmImage:
 
     def mapped_volumes(self) -> Dict[str, str]:
         return {m["device_name"]: m["volume_id"] for m in self.params["block_device_mappings"] if m.get("volume_id")}
+
+    def image_of_migration(self) -> Optional[Dict[str, Any]]:
+        images = find_own_images(self.client, migration_filters(self.params["migration_id"], "image"))
+        return images[0] if images else None
 
     def image_by_name(self, name: str) -> Optional[Dict[str, Any]]:
         images = find_own_images(self.client, [{"Name": "name", "Values": [name]}])

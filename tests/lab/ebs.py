@@ -59,7 +59,10 @@ class EbsDataPlane:
         self.by_id = self.root / "by-id"
         for folder in (self.volumes, self.snapshots, self.by_id):
             folder.mkdir(parents=True, exist_ok=True)
+        # Instances whose attachments appear on this machine: registered ones, and any instance
+        # launched from a lab worker AMI (so a playbook that launches its own worker works too).
         self.worker_ids: set[str] = set()
+        self.worker_image_ids: set[str] = set()
         self.loops: dict[str, str] = {}  # volume id -> /dev/loopN
         self._lock = threading.RLock()
 
@@ -100,8 +103,11 @@ class EbsDataPlane:
             handle.truncate(size)
 
     # ---- attachments -----------------------------------------------------------------
-    def volume_attached(self, volume_id: str, instance_id: str) -> None:
-        if instance_id not in self.worker_ids:
+    def is_worker(self, instance: Any) -> bool:
+        return instance.id in self.worker_ids or instance.image_id in self.worker_image_ids
+
+    def volume_attached(self, volume_id: str, instance: Any) -> None:
+        if not self.is_worker(instance):
             return
         with self._lock:
             loop = run("losetup", "--find", "--show", str(self.volume_file(volume_id))).strip()

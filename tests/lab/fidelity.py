@@ -42,7 +42,7 @@ _OBSERVERS: list[Any] = []
 
 def observe(observer: Any) -> None:
     """Tell `observer` about every EBS change: volume_created(volume), snapshot_created(snapshot),
-    volume_attached(volume_id, instance_id), volume_detaching(volume_id) (may refuse by raising),
+    volume_attached(volume_id, instance), volume_detaching(volume_id) (may refuse by raising),
     volume_deleted(volume_id) and snapshot_deleted(snapshot_id)."""
     _OBSERVERS.append(observer)
 
@@ -245,7 +245,7 @@ def attach_volume(self: Any, volume_id: str, instance_id: str, device_path: str,
             )
         attachment = _ORIGINALS[(EBSBackend, "attach_volume")](self, volume_id, instance_id, device_path, delete_on_termination)
         try:
-            _notify("volume_attached", volume_id, instance_id)
+            _notify("volume_attached", volume_id, instance)
         except Exception:
             _ORIGINALS[(EBSBackend, "detach_volume")](self, volume_id, instance_id, device_path)
             raise

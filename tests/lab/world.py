@@ -58,14 +58,18 @@ def launch(ec2: Any, image_id: str, zone: str = WORKER_AZ, name: str = "", **ext
     return instance["Instances"][0]["InstanceId"]
 
 
-def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
-    """A worker instance (any HVM AMI will do) with its own root volume at /dev/xvda."""
+def register_worker_image(ec2: Any) -> str:
+    """An HVM AMI for workers (any HVM AMI will do), root at /dev/xvda."""
     root = snapshot_of_new_volume(ec2, size=8)
-    image_id = ec2.register_image(
+    return ec2.register_image(
         Name=f"worker-{root}", Architecture="x86_64", VirtualizationType="hvm", RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}],
     )["ImageId"]
-    return launch(ec2, image_id, zone=zone, name="pv2hvm-worker")
+
+
+def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
+    """A worker instance with its own root volume at /dev/xvda."""
+    return launch(ec2, register_worker_image(ec2), zone=zone, name="pv2hvm-worker")
 
 
 def seed_pv_root(lab: Any, image: Path) -> str:
@@ -85,6 +89,13 @@ def register_lab_worker(lab: Any, zone: str = WORKER_AZ) -> str:
     worker = launch_worker(lab.client(), zone=zone)
     lab.ebs.worker_ids.add(worker)
     return worker
+
+
+def register_lab_worker_image(lab: Any) -> str:
+    """A worker AMI: instances launched from it (e.g. by the playbook) count as this machine."""
+    image_id = register_worker_image(lab.client())
+    lab.ebs.worker_image_ids.add(image_id)
+    return image_id
 
 
 def backend() -> Any:

@@ -77,6 +77,17 @@ def test_second_run_returns_the_same_image(ec2: Any, module: Any) -> None:
     assert not module.requests("CreateSnapshot") and not module.requests("RegisterImage")
 
 
+def test_rerun_under_another_name_returns_the_migrations_image(ec2: Any, module: Any) -> None:
+    """A default name carries a date: a re-run on another day must not register a second AMI."""
+    volume = destination(ec2)
+    first = register(module, volume)
+    module.forget_requests()
+    later = register(module, volume, name="legacy-web-hvm-20261125")
+    assert later.changed is False and later["image_id"] == first["image_id"]
+    assert any(first["image_id"] in warning for warning in later.warnings)
+    assert not module.requests("CreateSnapshot") and not module.requests("RegisterImage")
+
+
 def test_interrupted_run_reuses_its_snapshot(ec2: Any, module: Any) -> None:
     """A run that snapshotted but crashed before RegisterImage must not snapshot again."""
     volume = destination(ec2)
