@@ -1,0 +1,124 @@
+"""`make demo`: the whole migration against the lab, proven by booting the result.
+
+1. start the lab (EC2 endpoint + EBS data plane) on 127.0.0.1;
+2. build or reuse the Debian PV image (or take $PV2HVM_DEMO_IMAGE, a raw PV root disk);
+3. register it as a PV AMI and launch a PV instance from it, and a worker (this machine);
+4. run playbooks/migrate_pv_to_hvm.yml on that instance, with localhost as the worker;
+5. boot the new AMI's root snapshot in qemu on IDE (Xen HVM) and on NVMe (Nitro);
+6. print the report and PASS/FAIL; the last line is one JSON object. Exit 0 only if both boots pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.lab.endpoint import LAB_REGION, LabEndpoint
+from tests.lab.world import launch, register_lab_worker, register_pv_image, seed_pv_root
+from tests.support.modules import REPO_ROOT, module_env
+
+DEMO_IMAGE_ENV = "PV2HVM_DEMO_IMAGE"
+PLAYBOOK = REPO_ROOT / "playbooks" / "migrate_pv_to_hvm.yml"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def pv_image() -> Path:
+    """The user's raw PV image, or the lab's Debian bookworm PV image (built once, then cached)."""
+    given = os.environ.get(DEMO_IMAGE_ENV)
+    if given:
+        path = Path(given).resolve()
+        if not path.is_file():
+            raise SystemExit(f"{DEMO_IMAGE_ENV}={given} is not a file: give a raw PV root disk image (an unpartitioned filesystem).")
+        return path
+    from tests.lab.images import build_pv_image  # pylint: disable=import-outside-toplevel
+
+    image = build_pv_image()
+    say(f"PV image {image.disk} ({'cached' if image.cached else f'built in {image.build_seconds:.0f} s'})")
+    return image.disk
+
+
+def write_inventory(directory: Path) -> Path:
+    inventory = directory / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+    }}}}), encoding="utf-8")
+    return inventory
+
+
+def migrate(lab: LabEndpoint, work: Path, source: str, worker: str, extra: dict[str, Any] | None = None) -> int:
+    extra_vars = {
+        "pv2hvm_source_instance_ids": [source],
+        "pv2hvm_worker_instance_id": worker,
+        "pv2hvm_worker_host": "localhost",
+        "pv2hvm_worker_by_id_dir": str(lab.ebs.by_id),
+        "pv2hvm_worker_mount_base": str(work / "mnt"),
+        "pv2hvm_aws_endpoint_url": lab.url,
+        "pv2hvm_aws_region": LAB_REGION,
+        "pv2hvm_report_dir": str(work / "reports"),
+        **(extra or {}),
+    }
+    env = module_env(lab.env())
+    env.update(ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), str(PLAYBOOK), "-i", str(write_inventory(work)),
+               "-e", json.dumps(extra_vars)]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+
+
+def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> dict[str, bool]:
+    from tests.lab.bootcheck import boot  # pylint: disable=import-outside-toplevel
+
+    image = lab.client().describe_images(ImageIds=[image_id])["Images"][0]
+    root = next(m for m in image["BlockDeviceMappings"] if m["DeviceName"] == image["RootDeviceName"])
+    disk = lab.ebs.snapshot_file(root["Ebs"]["SnapshotId"])
+    results = {}
+    for bus in ("ide", "nvme"):
+        result = boot(disk, bus, log_dir=work / "boot")
+        say(f"boot on {bus}: {'PASS' if result.booted else 'FAIL'} in {result.seconds:.0f} s ({result.accel}) - "
+            f"{result.marker_line or result.reason}")
+        results[bus] = result.booted
+    return results
+
+
+def run() -> int:
+    started = time.monotonic()
+    disk = pv_image()
+    summary: dict[str, Any] = {"source": None, "hvm_image_id": None, "boot": {"ide": False, "nvme": False}, "seconds": 0}
+    with tempfile.TemporaryDirectory(prefix="pv2hvm-demo-") as temp:
+        work = Path(temp)
+        with LabEndpoint(data_dir=str(work / "ebs")) as lab:
+            ec2 = lab.client()
+            say(f"lab EC2 endpoint {lab.url}; registering {disk.name} as a PV AMI and instance")
+            pv = register_pv_image(ec2, name="demo-legacy-web", root_snapshot=seed_pv_root(lab, disk), data_volume=False)
+            source = launch(ec2, pv.image_id, name="demo-legacy-web")
+            worker = register_lab_worker(lab)
+            summary["source"] = source
+            say(f"migrating PV instance {source} (AMI {pv.image_id}) with worker {worker} = this machine")
+            rc = migrate(lab, work, source, worker)
+            reports = sorted((work / "reports").glob("*.json"))
+            report = json.loads(reports[0].read_text(encoding="utf-8")) if reports else {}
+            if report:
+                say(f"report {reports[0].name}:")
+                print(json.dumps(report, indent=2), flush=True)
+            if rc == 0 and report.get("status") == "succeeded":
+                summary["hvm_image_id"] = report["image"]["image_id"]
+                summary["boot"] = boot_checks(lab, summary["hvm_image_id"], work)
+            else:
+                say(f"the migration failed (ansible-playbook exit code {rc})")
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    passed = summary["boot"]["ide"] and summary["boot"]["nvme"]
+    say("PASS" if passed else "FAIL")
+    print(json.dumps(summary), flush=True)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run())
