@@ -32,6 +32,7 @@ help:
 	@echo "make sanity    ansible-test sanity on a copy of the collection"
 	@echo "make unit      pytest tests/unit (no root needed)"
 	@echo "make build     ansible-galaxy collection build into .build/dist"
+	@echo "make bench     (root) disk_clone against dd on 4 GiB ext4 and xfs sources; fails if a target is missed"
 
 setup: $(BIN)/.installed system-packages collection-link
 
@@ -80,6 +81,10 @@ integration: setup
 
 pytest: setup
 	pytest tests $(PYTEST_ARGS)
+
+# A benchmark, not a test: timings never gate `make test`.
+bench: setup
+	python -m tests.bench.disk_clone
 
 build: setup
 	mkdir -p .build/dist
