@@ -26,7 +26,8 @@ from pathlib import Path
 from tests.lab.images import MARKER
 
 BUSES = ("ide", "nvme")
-MARKER_RE = re.compile(rf"{re.escape(MARKER)} root=\S+.*")
+# A whole line only: the log may be read while the guest is still writing it.
+MARKER_RE = re.compile(rf"{re.escape(MARKER)} root=\S+[^\n]*(?=\n)")
 # Lines that end a boot early as failed: the firmware found nothing, or the kernel gave up.
 FAILURE_RES = (
     re.compile(r"No bootable device"),

@@ -109,6 +109,7 @@ def test_readiness_counts_builtin_and_initramfs_drivers() -> None:
 
 
 def test_boot_marker_matches_the_payload_not_the_unit_description() -> None:
-    assert MARKER_RE.search("PV2HVM-BOOT-MARKER root=/dev/sda1 fstype=ext4 fstab_root=UUID=x cmdline=ro")
+    assert MARKER_RE.search("PV2HVM-BOOT-MARKER root=/dev/sda1 fstype=ext4 fstab_root=UUID=x cmdline=ro\n")
+    assert not MARKER_RE.search("PV2HVM-BOOT-MARKER root=/dev/sda1 fstype=ext4 fstab_ro"), "a partly written line"
     assert not MARKER_RE.search("[  OK  ] Finished pv2hvm-marker.service - pv2hvm lab boot report.")
     assert not MARKER_RE.search("Starting PV2HVM-BOOT-MARKER...")
