@@ -19,4 +19,6 @@ def test_molecule_scenario(scenario: str) -> None:
     output = re.sub(r"\x1b\[[0-9;]*m", "", process.stdout + process.stderr)
     assert process.returncode == 0, output[-8000:]
     for action in ("create", "converge", "idempotence", "verify", "destroy"):
-        assert f"{scenario} \u279c {action}: Executed: Successful" in output, f"{action} did not succeed:\n{output[-4000:]}"
+        # molecule writes "scenario ➜ action" on a terminal and "scenario > action" otherwise.
+        assert re.search(rf"{scenario} (?:\u279c|>) {action}: Executed: Successful", output), f"{action}:\n{output[-4000:]}"
+    assert re.search(rf"{scenario}\s+: actions=7\s+successful=7\s.*failed=0", output), output[-4000:]
