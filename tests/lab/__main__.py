@@ -5,6 +5,11 @@
 starts the EC2 endpoint on 127.0.0.1, prints one JSON line with its address and runs
 until interrupted (SIGINT/SIGTERM). --env-file writes `export VAR=value` lines that
 point any AWS client at it.
+
+    python -m tests.lab pv-image [--fstype ext4|xfs] [--root-device /dev/xvde1|/dev/sda1] [--rebuild]
+
+builds (as root, or takes from the cache) a PV-style Debian root disk image and prints one JSON
+line with its paths (see tests/lab/images.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def pv_image(args: argparse.Namespace) -> int:
+    from tests.lab.images import PVImageSpec, build_pv_image  # pylint: disable=import-outside-toplevel
+
+    image = build_pv_image(PVImageSpec(fstype=args.fstype, root_device=args.root_device), rebuild=args.rebuild)
+    print(json.dumps({
+        "disk": str(image.disk), "kernel": str(image.kernel), "initrd": str(image.initrd),
+        "kernel_version": image.kernel_version, "fs_uuid": image.fs_uuid, "fstype": image.spec.fstype,
+        "root_device": image.spec.root_device, "cached": image.cached, "build_seconds": image.build_seconds,
+    }), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.lab", description="The pv2hvm lab: a local stand-in for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve_parser.add_argument("--env-file", help="write shell exports for AWS clients to this file")
     serve_parser.set_defaults(func=serve)
+    image_parser = commands.add_parser("pv-image", help="build or reuse the cached PV test image; print its paths")
+    image_parser.add_argument("--fstype", choices=("ext4", "xfs"), default="ext4")
+    image_parser.add_argument("--root-device", choices=("/dev/xvde1", "/dev/sda1"), default="/dev/xvde1")
+    image_parser.add_argument("--rebuild", action="store_true", help="build again even if cached")
+    image_parser.set_defaults(func=pv_image)
     args = parser.parse_args(argv)
     return args.func(args)
 

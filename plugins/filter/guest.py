@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.pv2hvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters the guest roles use to rewrite boot configuration text (logic in plugin_utils/guest_config.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import guest_config
+
+
+def _wrap(function):
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ValueError as error:
+            raise AnsibleFilterError(str(error)) from error
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+class FilterModule:
+    """The filters of the guest roles; see each one's documentation in plugins/filter/<name>.yml."""
+
+    def filters(self):
+        return {
+            "fstab_plan": _wrap(guest_config.fstab_plan),
+            "kernel_args": _wrap(guest_config.kernel_args),
+            "menu_lst_hvm": _wrap(guest_config.menu_lst_hvm),
+            "os_identity": _wrap(guest_config.os_identity),
+            "shell_var": _wrap(guest_config.shell_var),
+            "module_availability": _wrap(guest_config.module_availability),
+            "initramfs_modules": _wrap(guest_config.initramfs_modules),
+            "boot_readiness": _wrap(guest_config.boot_readiness),
+            "set_shell_vars": _wrap(guest_config.set_shell_vars),
+        }

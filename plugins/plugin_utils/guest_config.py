@@ -1,0 +1,302 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.pv2hvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure text logic for a guest's boot configuration: fstab, kernel arguments, OS identity.
+
+Used by the filter plugins of the roles boot_config and grub_install; no I/O here, so every rule is
+unit-tested on plain strings.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+# Device names a PV guest uses for its disks: Xen (xvd*), the SCSI alias EC2 shows (sd*), old IDE (hd*).
+PV_DEVICE_RE = re.compile(r"^/dev/(?:xvd|sd|hd)[a-z]+[0-9]*$")
+# Consoles that exist only under Xen PV.
+PV_CONSOLE_RE = re.compile(r"^console=(?:hvc|xvc)\d*(?:,.*)?$")
+UNRESOLVED_POLICIES = ("nofail", "keep", "comment", "fail")
+
+
+def fstab_entries(content):
+    """The entries of an fstab, in order: dicts with line (0-based), device, mountpoint, fstype, options."""
+    entries = []
+    for number, line in enumerate(content.splitlines()):
+        fields = line.split()
+        if not fields or fields[0].startswith("#") or len(fields) < 2:
+            continue
+        entries.append({
+            "line": number, "device": fields[0], "mountpoint": fields[1],
+            "fstype": fields[2] if len(fields) > 2 else "", "options": fields[3] if len(fields) > 3 else "defaults",
+        })
+    return entries
+
+
+def device_aliases(device):
+    """The names the same EC2 disk can have: /dev/sdf <-> /dev/xvdf (and RHEL 6's +4 letter shift is not guessed)."""
+    names = [device]
+    match = re.match(r"^/dev/(sd|xvd)([a-z]+[0-9]*)$", device)
+    if match:
+        names.append("/dev/%s%s" % ("xvd" if match.group(1) == "sd" else "sd", match.group(2)))
+    return names
+
+
+def fstab_plan(content, root_id, device_ids=None, unresolved="nofail"):
+    """Rewrite an fstab so that no entry depends on a PV device name.
+
+    root_id: "UUID=..." or "LABEL=..." of the new root filesystem; the "/" entry always gets it (the
+    copy has a new UUID, so even a UUID= root entry of the source is stale).
+    device_ids: {"/dev/xvdf": "UUID=..."} for other entries (sdX/xvdX aliases are tried too).
+    unresolved: what to do with a PV device entry that has no id: nofail (keep the name, add the nofail
+    option so a missing disk cannot stop the boot), keep, comment (comment the line out), fail.
+
+    Returns {"content", "changes": [{"line", "before", "after"}], "unresolved": [devices]}.
+    """
+    if unresolved not in UNRESOLVED_POLICIES:
+        raise ValueError("unresolved must be one of %s, not %r" % (", ".join(UNRESOLVED_POLICIES), unresolved))
+    if not re.match(r"^(UUID|LABEL)=\S+$", root_id or ""):
+        raise ValueError("root_id must look like UUID=<uuid> or LABEL=<label>, not %r" % (root_id,))
+    device_ids = device_ids or {}
+    lines = content.splitlines()
+    changes, missing, has_root = [], [], False
+    for entry in fstab_entries(content):
+        before = lines[entry["line"]]
+        after = before
+        if entry["mountpoint"] == "/":
+            has_root = True
+            after = _replace_first_field(before, root_id)
+        elif PV_DEVICE_RE.match(entry["device"]):
+            known = next((device_ids[name] for name in device_aliases(entry["device"]) if name in device_ids), None)
+            if known:
+                after = _replace_first_field(before, known)
+            else:
+                missing.append(entry["device"])
+                after = _unresolved_line(before, entry, unresolved)
+        if after != before:
+            lines[entry["line"]] = after
+            changes.append({"line": entry["line"] + 1, "before": before, "after": after})
+    if not has_root:
+        raise ValueError("the fstab has no entry for '/'; add one before converting")
+    new = "\n".join(lines) + ("\n" if content.endswith("\n") or not content else "")
+    return {"content": new, "changes": changes, "unresolved": missing}
+
+
+def _replace_first_field(line, value):
+    return re.sub(r"^(\s*)\S+", lambda match: match.group(1) + value, line, count=1)
+
+
+def _unresolved_line(line, entry, policy):
+    if policy == "comment":
+        return "# pv2hvm: device name not resolvable on HVM: " + line
+    if policy == "nofail":
+        options = entry["options"].split(",")
+        if "nofail" in options:
+            return line
+        fields = re.split(r"(\s+)", line.strip())
+        # fields alternates value, separator, value...; the options are the 4th value.
+        while len(fields) < 7:
+            fields += ["\t", "defaults" if len(fields) == 6 else entry["fstype"] or "auto"]
+        fields[6] = ",".join(options + ["nofail"])
+        indent = re.match(r"^\s*", line).group(0)
+        return indent + "".join(fields)
+    return line
+
+
+def kernel_args(value, add=None, drop=None):
+    """Rewrite a kernel command line: drop every argument whose key is in `drop` or in `add`, then append `add`.
+
+    drop: keys such as "console" or "root" (all values) or whole arguments ("console=hvc0").
+    A "root=" with a device name is always dropped: grub and the root-id rules set it.
+    """
+    add = list(add or [])
+    drop = set(drop or [])
+    add_keys = {arg.split("=", 1)[0] for arg in add}
+    kept = []
+    for arg in shlex.split(value or "", posix=False):
+        key = arg.split("=", 1)[0]
+        if arg in drop or key in drop or key in add_keys or PV_CONSOLE_RE.match(arg):
+            continue
+        if key == "root" and arg.startswith("root=/dev/"):
+            continue
+        kept.append(arg)
+    result = []
+    for arg in kept + add:
+        if arg not in result or arg.startswith("console="):
+            result.append(arg)
+    return " ".join(result)
+
+
+def menu_lst_hvm(content, root_id, console_args):
+    """A PV-GRUB menu.lst with its kernel lines made HVM-safe: root=<root_id>, PV consoles replaced."""
+    out = []
+    for line in content.splitlines():
+        match = re.match(r"^(\s*kernel\s+)(\S+)(.*)$", line)
+        if match:
+            args = kernel_args(match.group(3).strip(), add=["root=%s" % root_id] + list(console_args), drop=["console", "root"])
+            line = "%s%s %s" % (match.group(1), match.group(2), args)
+        out.append(line)
+    return "\n".join(out) + ("\n" if content.endswith("\n") else "")
+
+
+def parse_os_release(text):
+    values = {}
+    for line in (text or "").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, raw = line.split("=", 1)
+            values[key.strip()] = raw.strip().strip('"').strip("'")
+    return values
+
+
+REDHAT_IDS = ("rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientific", "cloudlinux")
+
+
+def os_identity(os_release="", system_release="", redhat_release="", debian_version=""):
+    """Which OS family and major version an image holds, from its release files (any may be empty).
+
+    Returns {"family": Debian|RedHat|Amazon, "distribution", "major_version"}; Amazon Linux 1
+    (VERSION_ID 2018.03 and friends) is major version "1". Raises ValueError when nothing matches.
+    """
+    release = parse_os_release(os_release)
+    ident = release.get("ID", "").lower()
+    like = release.get("ID_LIKE", "").lower().split()
+    version = release.get("VERSION_ID", "")
+    major = version.split(".")[0] if version else ""
+    if ident == "amzn" or "amazon linux" in system_release.lower():
+        if not major:
+            found = re.search(r"release\s+(\d+)", system_release)
+            major = found.group(1) if found else ""
+        if major.isdigit() and int(major) > 2000:
+            major = "1"
+        return {"family": "Amazon", "distribution": "Amazon", "major_version": major or "1"}
+    if ident == "debian" or ident == "ubuntu" or "debian" in like:
+        if not major and debian_version:
+            major = debian_version.strip().split(".")[0]
+        return {"family": "Debian", "distribution": ident.capitalize() if ident != "debian" else "Debian", "major_version": major}
+    if ident in REDHAT_IDS or "rhel" in like or "fedora" in like:
+        return {"family": "RedHat", "distribution": ident, "major_version": major}
+    if redhat_release:
+        found = re.search(r"release\s+(\d+)", redhat_release)
+        name = redhat_release.split()[0].lower()
+        return {"family": "RedHat", "distribution": name, "major_version": found.group(1) if found else ""}
+    if debian_version:
+        return {"family": "Debian", "distribution": "Debian", "major_version": debian_version.strip().split(".")[0]}
+    raise ValueError("cannot tell the OS of the image: no usable /etc/os-release, /etc/system-release, "
+                     "/etc/redhat-release or /etc/debian_version")
+
+
+def shell_var(content, name, default=""):
+    """The value of NAME=... in a shell-style config file such as /etc/default/grub (last one wins)."""
+    value = default
+    for line in (content or "").splitlines():
+        match = re.match(r"^\s*(?:export\s+)?%s=(.*)$" % re.escape(name), line)
+        if match:
+            raw = match.group(1).strip()
+            try:
+                parts = shlex.split(raw, comments=True)
+            except ValueError:
+                parts = [raw.strip("\"'")]
+            value = " ".join(parts)
+    return value
+
+
+def set_shell_vars(content, values, absent=None):
+    """Set NAME="value" lines in a shell-style config file (first occurrence replaced, later ones removed).
+
+    values: {NAME: value}; absent: names whose lines are removed. Other lines are kept as they are.
+    """
+    absent = set(absent or [])
+    pending = dict(values)
+    out = []
+    for line in (content or "").splitlines():
+        match = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", line)
+        name = match.group(1) if match else None
+        if name in absent:
+            continue
+        if name in values:
+            if name in pending:
+                out.append('%s="%s"' % (name, pending.pop(name)))
+            continue
+        out.append(line)
+    out.extend('%s="%s"' % (name, value) for name, value in pending.items())
+    return "\n".join(out) + "\n"
+
+
+def _module_name(path):
+    """'kernel/drivers/block/xen-blkfront.ko.xz' -> 'xen_blkfront' (the kernel treats - and _ alike)."""
+    base = path.strip().rsplit("/", 1)[-1]
+    match = re.match(r"^(.+?)\.ko(?:\.[a-z0-9]+)?$", base)
+    return match.group(1).replace("-", "_") if match else None
+
+
+def module_availability(kernels, module_paths, builtin=None, modules=None):
+    """Per kernel and module: "builtin", "module" (a .ko in /lib/modules/<kernel>) or "missing".
+
+    module_paths: paths of .ko files found under <root>/lib/modules; builtin: {kernel: text of
+    modules.builtin}; modules: the module names to report (xen-blkfront, nvme, ena, ext4...).
+    """
+    builtin = builtin or {}
+    result = {}
+    for kernel in kernels:
+        marker = "/lib/modules/%s/" % kernel
+        files = {_module_name(path) for path in module_paths if marker in path}
+        builtins = {_module_name(line) for line in (builtin.get(kernel) or "").splitlines()}
+        per = {}
+        for module in modules or []:
+            name = module.replace("-", "_")
+            per[module] = "builtin" if name in builtins else "module" if name in files else "missing"
+        result[kernel] = per
+    return result
+
+
+def initramfs_modules(listing):
+    """Module names in an initramfs listing (lsinitramfs or lsinitrd output)."""
+    names = set()
+    for line in (listing or "").splitlines():
+        fields = line.split()
+        if fields and ".ko" in fields[-1]:
+            name = _module_name(fields[-1])
+            if name:
+                names.add(name)
+    return sorted(names)
+
+
+def boot_readiness(kernels, availability, initramfs_listings, fstab, root_id, cmdline, io_timeout_arg,
+                   pv_only_kernels=None, serial_console="ttyS0"):
+    """The facts the migration needs about a configured image (see the boot_config role's README).
+
+    A driver counts for the initramfs when it is built into the kernel or inside that kernel's
+    initramfs; ena counts when the kernel has it at all (it is loaded after the root is mounted).
+    """
+    per_kernel = {}
+    for kernel in kernels:
+        inside = set(initramfs_modules(initramfs_listings.get(kernel, "")))
+        states = {}
+        for module, state in (availability.get(kernel) or {}).items():
+            if state == "module" and module != "ena":
+                state = "initramfs" if module.replace("-", "_") in inside else "not-in-initramfs"
+            states[module] = state
+        per_kernel[kernel] = states
+
+    def every(module, good):
+        return bool(kernels) and all(per_kernel[k].get(module) in good for k in kernels)
+
+    root_entries = [e for e in fstab_entries(fstab or "") if e["mountpoint"] == "/"]
+    fstab_root = root_entries[0]["device"] if root_entries else ""
+    args = (cmdline or "").split()
+    ready = {
+        "kernels": list(kernels),
+        "pv_only_kernels": list(pv_only_kernels or []),
+        "per_kernel": per_kernel,
+        "nvme_in_initramfs": every("nvme", ("builtin", "initramfs")),
+        "xen_blkfront": every("xen-blkfront", ("builtin", "initramfs")),
+        "ena_module": every("ena", ("builtin", "module")),
+        "fstab_root": fstab_root,
+        "fstab_by_uuid": fstab_root == root_id and bool(re.match(r"^(UUID|LABEL)=", fstab_root)),
+        "io_timeout": io_timeout_arg in args,
+        "serial_console": any(a == "console=%s" % serial_console or a.startswith("console=%s," % serial_console) for a in args),
+    }
+    ready["xen_hvm_ready"] = ready["xen_blkfront"] and ready["fstab_by_uuid"] and ready["serial_console"]
+    ready["nitro_ready"] = (ready["nvme_in_initramfs"] and ready["ena_module"] and ready["fstab_by_uuid"]
+                            and ready["io_timeout"])
+    return ready

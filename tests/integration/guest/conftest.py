@@ -1,0 +1,81 @@
+"""Fixtures for the guest-side integration tests: the lab PV image, copies of it, playbook runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.lab.images import PVImage, build_pv_image
+from tests.lab.system import leftovers
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin"
+
+
+def ansible_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["ANSIBLE_CONFIG"] = str(REPO_ROOT / "ansible.cfg")
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    return env
+
+
+def run_playbook(playbook: str, extra_vars: dict[str, str], *, check: bool = False, log: Path | None = None,
+                 timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook PLAYBOOK -e k=v ... from the repository root; output also written to `log`."""
+    argv = [str(VENV_BIN / "ansible-playbook"), playbook, "--diff"]
+    if check:
+        argv.append("--check")
+    for key, value in extra_vars.items():
+        argv += ["-e", f"{key}={value}"]
+    process = subprocess.run(argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True,
+                             timeout=timeout, check=False)
+    if log:
+        log.write_text(process.stdout + "\n--- stderr ---\n" + process.stderr, encoding="utf-8")
+    return process
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def pv_image() -> PVImage:
+    """The lab's bookworm PV image (ext4, root on /dev/xvde1), built once and cached across runs."""
+    return build_pv_image()
+
+
+@pytest.fixture
+def pv_copy(pv_image: PVImage, tmp_path: Path) -> Path:
+    """A private, writable copy of the PV disk."""
+    copy = tmp_path / "pv.img"
+    subprocess.run(["cp", "--sparse=always", str(pv_image.disk), str(copy)], check=True)
+    return copy
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(tmp_path: Path) -> Iterator[None]:
+    """Every test must leave no loop device on, and no mount under, its temporary directory."""
+    yield
+    left = leftovers(str(tmp_path))
+    assert not left, f"the test left loop devices or mounts behind: {left}"
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("guest")
+    yield path
+    left = leftovers(str(path))
+    shutil.rmtree(path, ignore_errors=True)
+    assert not left, f"loop devices or mounts left behind: {left}"

@@ -1,0 +1,42 @@
+"""The lab's PV image is a real PV root disk: no partition table, no boot loader, PV settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab.images import MARKER, PVImage, build_pv_image
+from tests.lab.system import loop_device, mounted, run
+
+pytestmark = pytest.mark.root
+
+
+def test_pv_disk_is_an_unpartitioned_filesystem_without_boot_loader(pv_image: PVImage) -> None:
+    probe = run(["blkid", "--probe", "--output", "export", str(pv_image.disk)])
+    assert "TYPE=ext4" in probe and "PTTYPE" not in probe, probe
+    with open(pv_image.disk, "rb") as handle:
+        boot_sector = handle.read(512)
+    assert b"GRUB" not in boot_sector and boot_sector[510:512] != b"\x55\xaa", "a PV root disk has no MBR"
+
+
+def test_pv_configuration_inside(pv_image: PVImage) -> None:
+    with loop_device(pv_image.disk, read_only=True) as device, mounted(device, read_only=True, options="noload") as root:
+        fstab = (root / "etc/fstab").read_text(encoding="utf-8")
+        menu = (root / "boot/grub/menu.lst").read_text(encoding="utf-8")
+        kernels = sorted(path.name for path in (root / "boot").glob("vmlinuz-*"))
+        hvc0 = root / "etc/systemd/system/getty.target.wants/serial-getty@hvc0.service"
+        assert hvc0.is_symlink()
+        marker_unit = root / "etc/systemd/system/multi-user.target.wants/pv2hvm-marker.service"
+        assert marker_unit.is_symlink()
+        assert MARKER in (root / "usr/local/sbin/pv2hvm-marker").read_text(encoding="utf-8")
+        assert MARKER not in (root / "etc/systemd/system/pv2hvm-marker.service").read_text(encoding="utf-8")
+        assert not (root / "usr/sbin/grub-install").exists(), "the PV image must have no boot loader"
+        assert not (root / "etc/default/grub").exists()
+    assert kernels == [f"vmlinuz-{pv_image.kernel_version}"] and pv_image.kernel_version.endswith("-cloud-amd64")
+    assert "/dev/xvde1\t/\text4" in fstab
+    assert "root (hd0)" in menu
+    assert f"kernel /boot/vmlinuz-{pv_image.kernel_version} root=/dev/xvde1 ro console=hvc0" in menu
+
+
+def test_second_build_comes_from_the_cache(pv_image: PVImage) -> None:
+    again = build_pv_image()
+    assert again.cached and again.disk == pv_image.disk and again.fs_uuid == pv_image.fs_uuid

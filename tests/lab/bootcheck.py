@@ -1,0 +1,187 @@
+"""Boot a disk image the way an HVM instance boots it, and tell whether the guest really came up.
+
+qemu-system-x86_64 with SeaBIOS runs the boot loader in the disk's MBR, like the HVM firmware does.
+The disk sits on IDE (what a Xen HVM guest is first shown) or on NVMe (what Nitro shows), is opened
+with `snapshot=on` (never written), and is the only boot device (`-nic none -boot order=c,strict=on`,
+no CD, no network boot). The guest's serial port goes to a log; the check passes only when that log
+holds the lab marker's payload (`PV2HVM-BOOT-MARKER root=...`, written by the booted system, see
+images.py). SeaBIOS's own messages (debugcon port 0x402) go to a second log, so "No bootable device"
+ends a failed boot at once instead of waiting for a timeout.
+
+    result = boot(Path("hvm.img"), bus="nvme")
+    assert result.booted, result.reason
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.lab.images import MARKER
+
+BUSES = ("ide", "nvme")
+# A whole line only: the log may be read while the guest is still writing it.
+MARKER_RE = re.compile(rf"{re.escape(MARKER)} root=\S+[^\n]*(?=\n)")
+# Lines that end a boot early as failed: the firmware found nothing, or the kernel gave up.
+FAILURE_RES = (
+    re.compile(r"No bootable device"),
+    re.compile(r"Boot failed: not a bootable disk"),
+    re.compile(r"Kernel panic - not syncing.*"),
+    re.compile(r"ALERT! .* does not exist.*"),
+    re.compile(r"error: (no such device|file `[^']*' not found|unknown filesystem).*"),
+)
+HARD_TIMEOUT = 420.0
+STALL_TIMEOUT = 120.0
+KVM_PROBE_SECONDS = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BootResult:
+    """What one boot showed. `booted` is True only when the marker was seen."""
+
+    booted: bool
+    marker_line: str | None
+    log_path: Path
+    bios_log_path: Path
+    seconds: float
+    accel: str
+    bus: str
+    reason: str
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the serial log, for assertion messages."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+        bios = self.bios_log_path.read_text(encoding="utf-8", errors="replace") if self.bios_log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:]) + "\n--- SeaBIOS ---\n" + "\n".join(bios.splitlines()[-8:])
+
+
+def boot(
+    disk: Path,
+    bus: str = "ide",
+    *,
+    log_dir: Path | None = None,
+    hard_timeout: float = HARD_TIMEOUT,
+    stall_timeout: float = STALL_TIMEOUT,
+    memory_mib: int = 1024,
+) -> BootResult:
+    """Boot `disk` (raw) from its MBR on `bus` and wait for the marker, a failure, or a timeout."""
+    if bus not in BUSES:
+        raise ValueError(f"bus {bus!r} is not supported; use one of {BUSES}")
+    disk = Path(disk).resolve()
+    if not disk.is_file():
+        raise FileNotFoundError(f"no disk image at {disk}")
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="pv2hvm-boot-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{disk.stem}-{bus}.serial.log"
+    bios_log_path = log_dir / f"{disk.stem}-{bus}.seabios.log"
+    accel = "kvm" if kvm_boots_kernels() else "tcg"
+    argv = qemu_argv(disk, bus, accel=accel, serial_log=log_path, bios_log=bios_log_path, memory_mib=memory_mib)
+    return _watch(argv, bus=bus, accel=accel, log_path=log_path, bios_log_path=bios_log_path,
+                  hard_timeout=hard_timeout, stall_timeout=stall_timeout)
+
+
+def qemu_argv(disk: Path, bus: str, *, accel: str, serial_log: Path, bios_log: Path, memory_mib: int = 1024) -> list[str]:
+    drive = f"file={disk},format=raw,if=none,id=root,snapshot=on"
+    device = (["-device", "ide-hd,drive=root,bus=ide.0,unit=0,bootindex=0"] if bus == "ide"
+              else ["-device", "nvme,drive=root,serial=vol0pv2hvmlab,bootindex=0"])
+    return [
+        "qemu-system-x86_64", "-machine", f"pc,accel={accel}", "-m", str(memory_mib), "-smp", "1",
+        "-nodefaults", "-display", "none", "-no-reboot",
+        "-nic", "none", "-boot", "order=c,strict=on",
+        "-drive", drive, *device,
+        "-chardev", f"file,id=serial0,path={serial_log}", "-serial", "chardev:serial0",
+        "-chardev", f"file,id=seabios,path={bios_log}", "-device", "isa-debugcon,iobase=0x402,chardev=seabios",
+    ]
+
+
+def _watch(argv: list[str], *, bus: str, accel: str, log_path: Path, bios_log_path: Path,
+           hard_timeout: float, stall_timeout: float) -> BootResult:
+    started = time.monotonic()
+    for path in (log_path, bios_log_path):
+        path.write_bytes(b"")
+    stderr_path = log_path.with_suffix(".qemu-stderr.log")
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)  # pylint: disable=consider-using-with
+    last_size, last_progress = -1, started
+    marker_line, reason = None, ""
+    try:
+        while True:
+            exited = process.poll() is not None
+            serial = log_path.read_text(encoding="utf-8", errors="replace")
+            bios = bios_log_path.read_text(encoding="utf-8", errors="replace")
+            match = MARKER_RE.search(serial)
+            if match:
+                marker_line = match.group(0).strip()
+                reason = "marker seen"
+                break
+            failure = next((found for found in (regex.search(serial + "\n" + bios) for regex in FAILURE_RES) if found), None)
+            if failure:
+                reason = f"boot failed: {failure.group(0).strip()}"
+                break
+            if exited:
+                qemu_err = stderr_path.read_text(encoding="utf-8", errors="replace").strip()
+                reason = f"qemu exited (rc {process.returncode}) without the marker" + (f": {qemu_err}" if qemu_err else "")
+                break
+            now = time.monotonic()
+            size = len(serial) + len(bios)
+            if size != last_size:
+                last_size, last_progress = size, now
+            if now - last_progress > stall_timeout:
+                reason = f"stalled: no console output for {stall_timeout:.0f} s"
+                break
+            if now - started > hard_timeout:
+                reason = f"timed out after {hard_timeout:.0f} s"
+                break
+            time.sleep(0.5)
+        if marker_line:
+            # The guest powers off after the marker; give it a moment to do so cleanly.
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    return BootResult(booted=marker_line is not None, marker_line=marker_line, log_path=log_path,
+                      bios_log_path=bios_log_path, seconds=round(time.monotonic() - started, 1),
+                      accel=accel, bus=bus, reason=reason)
+
+
+@functools.lru_cache(maxsize=1)
+def kvm_boots_kernels() -> bool:
+    """Whether KVM really runs a Linux kernel here (a nested hypervisor may offer /dev/kvm and fail).
+
+    Boots the lab image's kernel directly under KVM and waits for "Linux version" on the serial port.
+    `PV2HVM_QEMU_ACCEL=tcg|kvm` overrides the probe.
+    """
+    forced = os.environ.get("PV2HVM_QEMU_ACCEL")
+    if forced in ("tcg", "kvm"):
+        return forced == "kvm"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    from tests.lab.images import build_pv_image  # pylint: disable=import-outside-toplevel
+
+    kernel = build_pv_image().kernel
+    with tempfile.TemporaryDirectory(prefix="pv2hvm-kvm-probe-") as workdir:
+        log = Path(workdir) / "serial.log"
+        argv = ["qemu-system-x86_64", "-machine", "pc,accel=kvm", "-cpu", "host", "-m", "256", "-nodefaults",
+                "-display", "none", "-no-reboot", "-nic", "none", "-kernel", str(kernel),
+                "-append", "console=ttyS0 panic=-1", "-serial", f"file:{log}"]
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+            deadline = time.monotonic() + KVM_PROBE_SECONDS
+            try:
+                while time.monotonic() < deadline and process.poll() is None:
+                    if log.exists() and "Linux version" in log.read_text(encoding="utf-8", errors="replace"):
+                        return True
+                    time.sleep(0.5)
+                return log.exists() and "Linux version" in log.read_text(encoding="utf-8", errors="replace")
+            finally:
+                if process.poll() is None:
+                    process.kill()

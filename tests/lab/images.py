@@ -1,0 +1,235 @@
+"""Real PV-style Debian root filesystem images for the lab, built with mmdebstrap and cached.
+
+An EC2 PV guest boots from an unpartitioned root disk: PV-GRUB (outside the guest) reads
+`/boot/grub/menu.lst` (`root (hd0)`, `kernel ... root=/dev/xvde1 console=hvc0`) and the guest talks
+to the Xen console `hvc0`. `build_pv_image()` makes exactly such a disk: a filesystem image with no
+partition table and no boot loader, fstab on the PV device name, a getty on hvc0 — plus one
+lab-only unit, `pv2hvm-marker.service`, that writes a marker line (root device, fstab root entry,
+kernel command line) to /dev/ttyS0 and powers off. The boot check looks for that marker.
+
+Images are cached under `${PV2HVM_CACHE_DIR:-~/.cache/pv2hvm}/images/`, keyed by a hash of the
+spec and of this file, so a second run reuses them. Run as root (mmdebstrap --mode=root, loop mounts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tests.lab.system import loop_device, mounted, run
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+MIRROR_ENV = "PV2HVM_DEBIAN_MIRROR"
+CACHE_ENV = "PV2HVM_CACHE_DIR"
+
+# The payload the booted guest writes to ttyS0. The boot check matches on this text followed by
+# `root=`, never on the unit's Description (systemd echoes that to the console too).
+MARKER = "PV2HVM-BOOT-MARKER"
+
+# Only what a booting, convertible guest needs; `apt` variant = Essential + apt.
+BASE_PACKAGES = ("systemd-sysv", "udev", "kmod", "initramfs-tools", "e2fsprogs", "linux-image-cloud-amd64")
+FS_PACKAGES = {"ext4": (), "xfs": ("xfsprogs",)}
+SUPPORTED_ROOT_DEVICES = ("/dev/xvde1", "/dev/sda1")
+
+MARKER_SCRIPT = f"""#!/bin/sh
+# pv2hvm lab: report how this system booted on the first serial port, then power off.
+root_source=$(findmnt -n -o SOURCE /)
+root_fstype=$(findmnt -n -o FSTYPE /)
+fstab_root=$(awk '$1 !~ /^#/ && $2 == "/" {{print $1}}' /etc/fstab)
+echo "{MARKER} root=$root_source fstype=$root_fstype fstab_root=$fstab_root cmdline=$(cat /proc/cmdline)" > /dev/ttyS0
+systemctl --no-block poweroff
+"""
+
+MARKER_UNIT = """[Unit]
+Description=pv2hvm lab boot report
+After=local-fs.target getty.target systemd-user-sessions.service
+ConditionPathExists=/dev/ttyS0
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/pv2hvm-marker
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class PVImageSpec:
+    """What to build. Every field is part of the cache key."""
+
+    suite: str = "bookworm"
+    fstype: str = "ext4"
+    root_device: str = "/dev/xvde1"
+    size_mib: int = 1536
+    label: str = "pvroot"
+
+    def validate(self) -> None:
+        if self.fstype not in FS_PACKAGES:
+            raise ValueError(f"fstype {self.fstype!r} is not supported; use one of {sorted(FS_PACKAGES)}")
+        if self.root_device not in SUPPORTED_ROOT_DEVICES:
+            raise ValueError(f"root_device {self.root_device!r} is not a PV root device; use one of {SUPPORTED_ROOT_DEVICES}")
+        if self.size_mib < 768:
+            raise ValueError(f"size_mib {self.size_mib} is too small for a bookworm root with a kernel; use >= 768")
+
+    @property
+    def name(self) -> str:
+        return f"pv-{self.suite}-{self.fstype}-{Path(self.root_device).name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PVImage:
+    """A built image in the cache. `disk` is the raw, unpartitioned PV root disk; never write to it."""
+
+    spec: PVImageSpec
+    directory: Path
+    disk: Path
+    kernel: Path
+    initrd: Path
+    kernel_version: str
+    fs_uuid: str
+    build_seconds: float
+    cached: bool
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "pv2hvm")
+
+
+def cache_key(spec: PVImageSpec) -> str:
+    """Hash of the builder's inputs: the spec and this file (packages, PV settings, marker)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_pv_image(spec: PVImageSpec | None = None, *, rebuild: bool = False) -> PVImage:
+    """Return the cached PV image for `spec`, building it first when it is missing (root only)."""
+    spec = spec or PVImageSpec()
+    spec.validate()
+    directory = cache_dir() / "images" / f"{spec.name}-{cache_key(spec)}"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per image, across test processes
+        if rebuild and directory.exists():
+            shutil.rmtree(directory)
+        if (directory / "image.json").exists():
+            return _load(spec, directory, cached=True)
+        _build(spec, directory)
+        return _load(spec, directory, cached=False)
+
+
+def _load(spec: PVImageSpec, directory: Path, *, cached: bool) -> PVImage:
+    info = json.loads((directory / "image.json").read_text(encoding="utf-8"))
+    return PVImage(
+        spec=spec, directory=directory, disk=directory / "disk.img", kernel=directory / "vmlinuz",
+        initrd=directory / "initrd.img", kernel_version=info["kernel_version"], fs_uuid=info["fs_uuid"],
+        build_seconds=info["build_seconds"], cached=cached,
+    )
+
+
+def _build(spec: PVImageSpec, directory: Path) -> None:
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix=f".build-{spec.name}-", dir=directory.parent))
+    try:
+        tree = work / "root"
+        _debootstrap(spec, tree, work / "mmdebstrap.log")
+        kernel_version = _configure_pv(spec, tree)
+        shutil.copy2(tree / "boot" / f"vmlinuz-{kernel_version}", work / "vmlinuz")
+        shutil.copy2(tree / "boot" / f"initrd.img-{kernel_version}", work / "initrd.img")
+        disk = work / "disk.img"
+        _make_filesystem(spec, tree, disk)
+        shutil.rmtree(tree)
+        fs_uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", str(disk)]).strip()
+        info = {
+            "spec": dataclasses.asdict(spec), "kernel_version": kernel_version, "fs_uuid": fs_uuid,
+            "build_seconds": round(time.monotonic() - started, 1), "sha256": _sha256(disk),
+        }
+        (work / "image.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        work.rename(directory)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+
+
+def _debootstrap(spec: PVImageSpec, tree: Path, log: Path) -> None:
+    packages = ",".join(BASE_PACKAGES + FS_PACKAGES[spec.fstype])
+    mirror = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
+    argv = [
+        "mmdebstrap", "--mode=root", "--variant=apt", "--quiet", f"--include={packages}",
+        # Documentation, manuals and translations are a third of the tree and nothing boots from them.
+        "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
+        spec.suite, str(tree), mirror,
+    ]
+    log.write_text(run(argv, timeout=1800), encoding="utf-8")
+
+
+def _configure_pv(spec: PVImageSpec, tree: Path) -> str:
+    """Turn the debootstrapped tree into what an EC2 PV instance's root disk looks like."""
+    kernels = sorted(path.name.removeprefix("vmlinuz-") for path in (tree / "boot").glob("vmlinuz-*"))
+    if len(kernels) != 1:
+        raise RuntimeError(f"expected one kernel in the built tree, found {kernels}")
+    version = kernels[0]
+    passno = "1" if spec.fstype == "ext4" else "0"
+    _write(tree / "etc/fstab",
+           "# PV instance: the root disk is the Xen block device, unpartitioned\n"
+           f"{spec.root_device}\t/\t{spec.fstype}\tdefaults\t0\t{passno}\n"
+           "/dev/xvdb\t/mnt\tauto\tdefaults,nofail,comment=cloudconfig\t0\t2\n")
+    _write(tree / "boot/grub/menu.lst",
+           "# PV-GRUB configuration (read by the Xen host, not by a boot loader on this disk)\n"
+           "default 0\ntimeout 1\n\n"
+           f"title Debian GNU/Linux {spec.suite}, kernel {version}\n"
+           "root (hd0)\n"
+           f"kernel /boot/vmlinuz-{version} root={spec.root_device} ro console=hvc0\n"
+           f"initrd /boot/initrd.img-{version}\n")
+    _write(tree / "etc/hostname", "pv2hvm-lab\n")
+    _write(tree / "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tpv2hvm-lab\n")
+    _write(tree / "etc/resolv.conf", "")  # mmdebstrap copied the build host's
+    _write(tree / "etc/machine-id", "")
+    wants = tree / "etc/systemd/system/getty.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / "serial-getty@hvc0.service").symlink_to("/lib/systemd/system/serial-getty@.service")
+    marker = tree / "usr/local/sbin/pv2hvm-marker"
+    _write(marker, MARKER_SCRIPT)
+    marker.chmod(0o755)
+    _write(tree / "etc/systemd/system/pv2hvm-marker.service", MARKER_UNIT)
+    multi_user = tree / "etc/systemd/system/multi-user.target.wants"
+    multi_user.mkdir(parents=True, exist_ok=True)
+    (multi_user / "pv2hvm-marker.service").symlink_to("/etc/systemd/system/pv2hvm-marker.service")
+    return version
+
+
+def _make_filesystem(spec: PVImageSpec, tree: Path, disk: Path) -> None:
+    with open(disk, "wb") as handle:
+        handle.truncate(spec.size_mib * 1024 * 1024)
+    if spec.fstype == "ext4":
+        # bookworm's mke2fs -d reads a directory, not a tarball.
+        run(["mkfs.ext4", "-q", "-F", "-L", spec.label, "-d", str(tree), str(disk)])
+        return
+    run(["mkfs.xfs", "-q", "-f", "-L", spec.label, str(disk)])
+    with loop_device(disk) as device, mounted(device) as target:
+        run(["cp", "-a", f"{tree}/.", str(target)])
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        path.unlink()
+    path.write_text(text, encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,115 @@
+"""The text rules of the guest roles (plugins/plugin_utils/guest_config.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import guest_config as gc
+from tests.lab.bootcheck import MARKER_RE
+
+ROOT = "UUID=11111111-2222-3333-4444-555555555555"
+FSTAB = (
+    "# comment /dev/xvde1\n"
+    "/dev/xvde1\t/\text4\tdefaults\t0\t1\n"
+    "/dev/sdf  /data  xfs  noatime  0 2\n"
+    "/dev/xvdb\t/mnt\tauto\tdefaults,comment=cloudconfig\t0\t2\n"
+    "proc /proc proc defaults 0 0\n"
+)
+
+
+def test_fstab_root_and_known_devices_by_id_unknown_get_nofail() -> None:
+    plan = gc.fstab_plan(FSTAB, ROOT, {"/dev/xvdf": "LABEL=data"})
+    lines = plan["content"].splitlines()
+    assert lines[0] == "# comment /dev/xvde1"
+    assert lines[1] == f"{ROOT}\t/\text4\tdefaults\t0\t1"
+    assert lines[2] == "LABEL=data  /data  xfs  noatime  0 2", "sdf must match its xvdf alias"
+    assert lines[3] == "/dev/xvdb\t/mnt\tauto\tdefaults,comment=cloudconfig,nofail\t0\t2"
+    assert lines[4] == "proc /proc proc defaults 0 0"
+    assert plan["unresolved"] == ["/dev/xvdb"] and len(plan["changes"]) == 3
+
+
+def test_fstab_is_idempotent_and_replaces_a_stale_root_uuid() -> None:
+    once = gc.fstab_plan(FSTAB.replace("/dev/xvde1\t/", "UUID=old\t/"), ROOT, {"/dev/xvdf": "LABEL=data"})
+    twice = gc.fstab_plan(once["content"], ROOT, {"/dev/xvdf": "LABEL=data"})
+    assert ROOT in once["content"] and "UUID=old" not in once["content"]
+    assert twice["content"] == once["content"] and twice["changes"] == []
+
+
+@pytest.mark.parametrize("policy, expected", [("comment", "# pv2hvm: "), ("keep", "/dev/xvdb\t/mnt")])
+def test_fstab_unresolved_policies(policy: str, expected: str) -> None:
+    assert gc.fstab_plan(FSTAB, ROOT, {}, policy)["content"].splitlines()[3].startswith(expected)
+
+
+def test_fstab_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="root_id"):
+        gc.fstab_plan(FSTAB, "/dev/xvda1")
+    with pytest.raises(ValueError, match="no entry for '/'"):
+        gc.fstab_plan("/dev/xvdb /mnt auto defaults 0 0\n", ROOT)
+
+
+def test_kernel_args_drop_pv_console_and_device_root() -> None:
+    result = gc.kernel_args("root=/dev/xvde1 ro console=hvc0 quiet nvme_core.io_timeout=30",
+                            ["console=tty0", "console=ttyS0,115200n8", "nvme_core.io_timeout=4294967295"],
+                            ["console", "root"])
+    assert result == "ro quiet console=tty0 console=ttyS0,115200n8 nvme_core.io_timeout=4294967295"
+    assert gc.kernel_args(result, ["console=tty0", "console=ttyS0,115200n8", "nvme_core.io_timeout=4294967295"],
+                          ["console", "root"]) == result
+
+
+def test_menu_lst_kernel_lines() -> None:
+    menu = "root (hd0)\nkernel /boot/vmlinuz-4.14 root=/dev/sda1 ro console=hvc0 xencons=tty\n"
+    assert gc.menu_lst_hvm(menu, ROOT, ["console=ttyS0,115200n8"]) == (
+        f"root (hd0)\nkernel /boot/vmlinuz-4.14 ro xencons=tty root={ROOT} console=ttyS0,115200n8\n")
+
+
+@pytest.mark.parametrize("files, expected", [
+    (("ID=debian\nVERSION_ID=\"12\"\n", "", "", ""), ("Debian", "12")),
+    (("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"14.04\"\n", "", "", ""), ("Debian", "14")),
+    (("", "", "CentOS release 6.10 (Final)\n", ""), ("RedHat", "6")),
+    (("ID=\"centos\"\nVERSION_ID=\"7\"\n", "", "", ""), ("RedHat", "7")),
+    (("ID=\"amzn\"\nVERSION_ID=\"2018.03\"\n", "Amazon Linux AMI release 2018.03\n", "", ""), ("Amazon", "1")),
+    (("ID=\"amzn\"\nVERSION_ID=\"2\"\n", "", "", ""), ("Amazon", "2")),
+    (("", "", "", "6.0.10\n"), ("Debian", "6")),
+])
+def test_os_identity(files: tuple[str, str, str, str], expected: tuple[str, str]) -> None:
+    identity = gc.os_identity(*files)
+    assert (identity["family"], identity["major_version"]) == expected
+
+
+def test_os_identity_unknown() -> None:
+    with pytest.raises(ValueError, match="cannot tell the OS"):
+        gc.os_identity("ID=gentoo\n")
+
+
+def test_set_shell_vars_replaces_first_removes_duplicates_and_absent() -> None:
+    text = 'GRUB_TIMEOUT=5\n# keep\nGRUB_CMDLINE_LINUX="console=hvc0"\nGRUB_TIMEOUT=7\nGRUB_DISABLE_LINUX_UUID=true\n'
+    result = gc.set_shell_vars(text, {"GRUB_TIMEOUT": "1", "GRUB_TERMINAL": "console serial"}, ["GRUB_DISABLE_LINUX_UUID"])
+    assert result == 'GRUB_TIMEOUT="1"\n# keep\nGRUB_CMDLINE_LINUX="console=hvc0"\nGRUB_TERMINAL="console serial"\n'
+    assert gc.shell_var(text, "GRUB_CMDLINE_LINUX") == "console=hvc0"
+
+
+def test_readiness_counts_builtin_and_initramfs_drivers() -> None:
+    availability = gc.module_availability(
+        ["6.1.0-1-cloud-amd64"],
+        ["/r/lib/modules/6.1.0-1-cloud-amd64/kernel/drivers/block/xen-blkfront.ko",
+         "/r/lib/modules/6.1.0-1-cloud-amd64/kernel/drivers/net/ethernet/amazon/ena/ena.ko"],
+        {"6.1.0-1-cloud-amd64": "kernel/drivers/nvme/host/nvme.ko\nkernel/fs/ext4/ext4.ko\n"},
+        ["xen-blkfront", "nvme", "ena", "ext4"])
+    listing = "usr/lib/modules/6.1.0-1-cloud-amd64/kernel/drivers/block/xen-blkfront.ko\n"
+    ready = gc.boot_readiness(["6.1.0-1-cloud-amd64"], availability, {"6.1.0-1-cloud-amd64": listing},
+                              f"{ROOT} / ext4 defaults 0 1\n", ROOT,
+                              "console=tty0 console=ttyS0,115200n8 nvme_core.io_timeout=4294967295",
+                              "nvme_core.io_timeout=4294967295")
+    assert ready["per_kernel"]["6.1.0-1-cloud-amd64"] == {
+        "xen-blkfront": "initramfs", "nvme": "builtin", "ena": "module", "ext4": "builtin"}
+    assert ready["nitro_ready"] and ready["xen_hvm_ready"]
+    not_ready = gc.boot_readiness(["6.1.0-1-cloud-amd64"], availability, {}, "/dev/xvde1 / ext4 defaults 0 1\n", ROOT,
+                                  "console=hvc0", "nvme_core.io_timeout=4294967295")
+    assert not not_ready["xen_blkfront"] and not not_ready["fstab_by_uuid"] and not not_ready["nitro_ready"]
+
+
+def test_boot_marker_matches_the_payload_not_the_unit_description() -> None:
+    assert MARKER_RE.search("PV2HVM-BOOT-MARKER root=/dev/sda1 fstype=ext4 fstab_root=UUID=x cmdline=ro\n")
+    assert not MARKER_RE.search("PV2HVM-BOOT-MARKER root=/dev/sda1 fstype=ext4 fstab_ro"), "a partly written line"
+    assert not MARKER_RE.search("[  OK  ] Finished pv2hvm-marker.service - pv2hvm lab boot report.")
+    assert not MARKER_RE.search("Starting PV2HVM-BOOT-MARKER...")
