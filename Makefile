@@ -31,6 +31,7 @@ help:
 	@echo "make lint      yamllint + ansible-lint --profile production"
 	@echo "make sanity    ansible-test sanity on a copy of the collection"
 	@echo "make unit      pytest tests/unit (no root needed)"
+	@echo "make demo      migrate the lab's Debian PV instance to HVM and boot the result (IDE and NVMe)"
 	@echo "make build     ansible-galaxy collection build into .build/dist"
 	@echo "make bench     (root) disk_clone against dd on 4 GiB ext4 and xfs sources; fails if a target is missed"
 
@@ -83,8 +84,12 @@ pytest: setup
 	pytest tests $(PYTEST_ARGS)
 
 # A benchmark, not a test: timings never gate `make test`.
+demo: setup
+	python -m tests.lab.demo
+
 bench: setup
 	python -m tests.bench.disk_clone
+	python -m tests.bench.migration
 
 build: setup
 	mkdir -p .build/dist

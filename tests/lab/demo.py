@@ -47,6 +47,7 @@ def pv_image() -> Path:
 
 
 def write_inventory(directory: Path) -> Path:
+    """The lab's inventory: localhost is the controller and, reached locally, the worker."""
     inventory = directory / "inventory.yml"
     inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
@@ -54,20 +55,25 @@ def write_inventory(directory: Path) -> Path:
     return inventory
 
 
-def migrate(lab: LabEndpoint, work: Path, source: str, worker: str, extra: dict[str, Any] | None = None) -> int:
-    extra_vars = {
-        "pv2hvm_source_instance_ids": [source],
-        "pv2hvm_worker_instance_id": worker,
+def migration_vars(lab: LabEndpoint, work: Path, sources: list[str], **extra: Any) -> dict[str, Any]:
+    """Extra vars that point migrate_pv_to_hvm.yml at the lab, with localhost as the worker."""
+    return {
+        "pv2hvm_source_instance_ids": sources,
         "pv2hvm_worker_host": "localhost",
         "pv2hvm_worker_by_id_dir": str(lab.ebs.by_id),
         "pv2hvm_worker_mount_base": str(work / "mnt"),
         "pv2hvm_aws_endpoint_url": lab.url,
         "pv2hvm_aws_region": LAB_REGION,
         "pv2hvm_report_dir": str(work / "reports"),
-        **(extra or {}),
+        **extra,
     }
+
+
+def migrate(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
+    """Run the playbook with its output on this terminal, as a user would see it."""
+    extra_vars = migration_vars(lab, work, [source], pv2hvm_worker_instance_id=worker)
     env = module_env(lab.env())
-    env.update(ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env.update(ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     command = [str(Path(sys.executable).with_name("ansible-playbook")), str(PLAYBOOK), "-i", str(write_inventory(work)),
                "-e", json.dumps(extra_vars)]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode

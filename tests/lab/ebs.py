@@ -31,7 +31,6 @@ GIB = 1024**3
 BY_ID_PREFIX = "nvme-Amazon_Elastic_Block_Store_"
 
 
-
 def run(*argv: str) -> str:
     process = subprocess.run(argv, capture_output=True, text=True, check=False)
     if process.returncode != 0:

@@ -47,8 +47,19 @@ class PlaybookRun:
             if any(host.get("changed") for host in task["hosts"].values())
         ]
 
+    def failures(self) -> list[str]:
+        """'task [host]: message' for every failed or rescued task result."""
+        found = []
+        for play in self.result.get("plays", []):
+            for task in play.get("tasks", []):
+                for host, result in task["hosts"].items():
+                    if result.get("failed"):
+                        found.append(f"{task['task']['name']} [{host}]: {str(result.get('msg', ''))[:2000]}")
+        return found
+
     def explain(self) -> str:
-        return f"rc={self.rc}\n{self.stdout[-6000:]}\n{self.stderr[-3000:]}"
+        failed = "\n".join(self.failures())
+        return f"rc={self.rc}\nfailed tasks:\n{failed}\n--- stderr:\n{self.stderr[-3000:]}"
 
 
 def run_playbook(
@@ -58,10 +69,14 @@ def run_playbook(
     env: dict[str, str] | None = None,
     capture_file: str | None = None,
     check: bool = False,
+    inventory: str | Path | None = None,
     timeout: float = 1800,
 ) -> PlaybookRun:
-    """ansible-playbook with the JSON callback; the checkout is the collection cloudops.pv2hvm."""
-    command = [str(ANSIBLE_PLAYBOOK), str(playbook), "-i", "localhost,", "-c", "local"]
+    """ansible-playbook with the JSON callback; the checkout is the collection cloudops.pv2hvm.
+
+    Without an inventory, every host runs locally ("-i localhost, -c local")."""
+    command = [str(ANSIBLE_PLAYBOOK), str(playbook)]
+    command += ["-i", str(inventory)] if inventory else ["-i", "localhost,", "-c", "local"]
     command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable, **(extra_vars or {})})]
     if check:
         command.append("--check")

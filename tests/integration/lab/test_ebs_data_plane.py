@@ -6,7 +6,7 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import botocore.exceptions
 import pytest

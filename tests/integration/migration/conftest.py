@@ -1,0 +1,88 @@
+"""A lab with an EBS data plane and the Debian PV image, for the end-to-end migration tests (root)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.lab.capture import RequestLog
+from tests.lab.demo import PLAYBOOK, migration_vars, write_inventory
+from tests.lab.endpoint import LabEndpoint
+from tests.lab.images import build_pv_image
+from tests.lab.world import PvImage, launch, register_pv_image, seed_pv_root
+from tests.support.playbooks import PlaybookRun, run_playbook
+
+
+@pytest.fixture(scope="session")
+def pv_disk() -> Path:
+    """The lab's Debian bookworm PV root disk (built once, cached outside git)."""
+    return build_pv_image().disk
+
+
+@dataclass
+class MigrationLab:
+    lab: LabEndpoint
+    work: Path
+    pv: PvImage
+
+    @property
+    def ec2(self) -> Any:
+        return self.lab.client()
+
+    def pv_instance(self, name: str) -> str:
+        return launch(self.ec2, self.pv.image_id, name=name)
+
+    def migrate(self, sources: list[str], capture: str = "requests.jsonl", **extra: Any) -> PlaybookRun:
+        return run_playbook(PLAYBOOK, migration_vars(self.lab, self.work, sources, **extra), env=self.lab.env(),
+                            capture_file=str(self.work / capture), inventory=write_inventory(self.work))
+
+    def requests(self, capture: str = "requests.jsonl") -> RequestLog:
+        return RequestLog.read(str(self.work / capture))
+
+    def report(self, source: str) -> dict[str, Any]:
+        return json.loads((self.work / "reports" / f"pv2hvm-{source}.json").read_text(encoding="utf-8"))
+
+    def root_disk_of_image(self, image_id: str) -> Path:
+        image = self.ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        root = next(m for m in image["BlockDeviceMappings"] if m["DeviceName"] == image["RootDeviceName"])
+        return self.lab.ebs.snapshot_file(root["Ebs"]["SnapshotId"])
+
+    def tagged(self, migration_id: str) -> list[str]:
+        filters = [{"Name": "tag:pv2hvm:migration", "Values": [migration_id]}]
+        ec2 = self.ec2
+        instances = [i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
+                     if i["State"]["Name"] != "terminated"]
+        volumes = [v["VolumeId"] for v in ec2.describe_volumes(Filters=filters)["Volumes"]]
+        images = [i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=filters)["Images"]]
+        snapshots = [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]]
+        return instances + volumes + images + snapshots
+
+
+@pytest.fixture
+def migration_lab(pv_disk: Path, tmp_path: Path) -> Iterator[MigrationLab]:
+    """The lab with the PV image registered as a PV AMI; every loop device and mount is gone afterwards."""
+    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
+    endpoint.start()
+    try:
+        pv = register_pv_image(endpoint.client(), name="legacy-web", root_snapshot=seed_pv_root(endpoint, pv_disk), data_volume=False)
+        yield MigrationLab(endpoint, tmp_path, pv)
+    finally:
+        endpoint.stop()
+        leftover = [line for line in Path("/proc/mounts").read_text(encoding="utf-8").splitlines() if str(tmp_path) in line]
+        for line in reversed(leftover):
+            subprocess.run(["umount", "-l", line.split()[1]], check=False)
+        assert not leftover, f"the migration left mounts behind: {leftover}"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

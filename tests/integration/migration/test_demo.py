@@ -1,0 +1,29 @@
+"""`make demo`, exactly as the README runs it, ends with both boots true."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.modules import REPO_ROOT
+
+pytestmark = [pytest.mark.root, pytest.mark.qemu]
+
+
+def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
+    run = subprocess.run([sys.executable, "-m", "tests.lab.demo"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    lines = run.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    assert summary["boot"] == {"ide": True, "nvme": True}
+    assert summary["source"].startswith("i-") and summary["hvm_image_id"].startswith("ami-")
+    assert "==> PASS" in lines
+    assert any("PV2HVM-BOOT-MARKER root=/dev/nvme0n1p1" in line for line in lines)
+    report = json.loads(run.stdout[run.stdout.index("{", run.stdout.index("==> report")):run.stdout.index("==> boot on ide")])
+    assert report["status"] == "succeeded" and report["image"]["image_id"] == summary["hvm_image_id"]
+    assert report["source"]["virtualization_type"] == "paravirtual"
+    assert report["readiness"]["nitro_ready"] is True and report["image"]["ena_support"] is True
+    assert set(report["resources"]["deleted"]) >= set(report["resources"]["created"]) - {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
