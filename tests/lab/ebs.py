@@ -26,16 +26,10 @@ from typing import Any
 
 from tests.lab import fidelity
 from tests.lab.fidelity import LabClientError
+from tests.lab.system import run
 
 GIB = 1024**3
 BY_ID_PREFIX = "nvme-Amazon_Elastic_Block_Store_"
-
-
-def run(*argv: str) -> str:
-    process = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {process.stderr.strip()}")
-    return process.stdout
 
 
 def by_id_name(volume_id: str) -> str:
@@ -45,7 +39,7 @@ def by_id_name(volume_id: str) -> str:
 
 def copy_sparse(source: Path, destination: Path) -> None:
     """Copy only the allocated extents (a lab volume is mostly holes)."""
-    run("cp", "--sparse=always", str(source), str(destination))
+    run(["cp", "--sparse=always", str(source), str(destination)])
 
 
 class EbsDataPlane:
@@ -109,7 +103,7 @@ class EbsDataPlane:
         if not self.is_worker(instance):
             return
         with self._lock:
-            loop = run("losetup", "--find", "--show", str(self.volume_file(volume_id))).strip()
+            loop = run(["losetup", "--find", "--show", str(self.volume_file(volume_id))]).strip()
             self.loops[volume_id] = loop
             link = self.by_id / by_id_name(volume_id)
             link.unlink(missing_ok=True)
@@ -132,7 +126,7 @@ class EbsDataPlane:
         loop = self.loops.pop(volume_id)
         (self.by_id / by_id_name(volume_id)).unlink(missing_ok=True)
         subprocess.run(["partx", "-d", loop], capture_output=True, check=False)  # partition nodes disk_clone added
-        run("losetup", "-d", loop)
+        run(["losetup", "-d", loop])
 
     def device_of(self, volume_id: str) -> str:
         return self.loops[volume_id]

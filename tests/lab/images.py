@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.system import loop_device, mounted, run
+from tests.lab.system import loop_device, mounted, run, sha256_file
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 MIRROR_ENV = "PV2HVM_DEBIAN_MIRROR"
@@ -151,7 +151,7 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
         fs_uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", str(disk)]).strip()
         info = {
             "spec": dataclasses.asdict(spec), "kernel_version": kernel_version, "fs_uuid": fs_uuid,
-            "build_seconds": round(time.monotonic() - started, 1), "sha256": _sha256(disk),
+            "build_seconds": round(time.monotonic() - started, 1), "sha256": sha256_file(disk),
         }
         (work / "image.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         work.rename(directory)
@@ -226,10 +226,3 @@ def _write(path: Path, text: str) -> None:
         path.unlink()
     path.write_text(text, encoding="utf-8")
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

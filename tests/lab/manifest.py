@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
+
+from tests.lab.system import sha256_file
 
 
 def manifest(root: Path) -> dict[str, tuple]:
@@ -23,7 +24,7 @@ def manifest(root: Path) -> dict[str, tuple]:
             elif stat.S_ISDIR(info.st_mode):
                 entries[rel] = ("dir", mode, info.st_uid, info.st_gid, 0, "")
             elif stat.S_ISREG(info.st_mode):
-                entries[rel] = ("file", mode, info.st_uid, info.st_gid, info.st_size, _sha256(path))
+                entries[rel] = ("file", mode, info.st_uid, info.st_gid, info.st_size, sha256_file(path))
             else:
                 entries[rel] = ("special", mode, info.st_uid, info.st_gid, info.st_rdev, "")
     return entries
@@ -41,10 +42,3 @@ def differences(source: dict[str, tuple], copy: dict[str, tuple], *, allowed: tu
             problems.append(f"changed: {path}: {entry} -> {copy[path]}")
     return problems
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

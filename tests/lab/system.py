@@ -7,6 +7,7 @@ Every context manager here undoes what it did, also when the body raises, so `lo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -75,6 +76,15 @@ def mounted(source: str, *, read_only: bool = False, options: str = "") -> Itera
             run(["umount", str(target)])
     finally:
         target.rmdir()
+
+
+def sha256_file(path: Path | str) -> str:
+    """SHA-256 of a whole file or device, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def leftovers(marker: str) -> list[str]:

@@ -109,5 +109,16 @@ def volumes_tagged(ec2: Any, migration_id: str) -> list[dict[str, Any]]:
     return ec2.describe_volumes(Filters=[{"Name": "tag:pv2hvm:migration", "Values": [migration_id]}])["Volumes"]
 
 
+def tagged_resources(ec2: Any, migration_id: str) -> list[str]:
+    """Ids of every live instance, volume, AMI and snapshot tagged with this migration."""
+    filters = [{"Name": "tag:pv2hvm:migration", "Values": [migration_id]}]
+    instances = [i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
+                 if i["State"]["Name"] != "terminated"]
+    volumes = [v["VolumeId"] for v in ec2.describe_volumes(Filters=filters)["Volumes"]]
+    images = [i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=filters)["Images"]]
+    snapshots = [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]]
+    return instances + volumes + images + snapshots
+
+
 def own_snapshot_ids(ec2: Any) -> set[str]:
     return {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}

@@ -8,13 +8,14 @@ detaches the loops. The pytest fixture `loops` (tests/integration/disk/conftest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterable, List, Optional
+
+from tests.lab.system import sha256_file
 
 MIB = 1 << 20
 
@@ -108,19 +109,10 @@ def _try(*argv: str) -> List[str]:
     return [] if process.returncode == 0 else [f"{' '.join(argv)}: {process.stderr.strip()}"]
 
 
-def sha256_of(path: str) -> str:
-    """Checksum of a whole device (or file), read directly."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(4 * MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def device_checksum(device: str) -> str:
     """Checksum of what a device returns, after dropping its cache so reads reach the image."""
     sh("blockdev", "--flushbufs", device)
-    return sha256_of(device)
+    return sha256_file(device)
 
 
 def blkid(device: str) -> dict:

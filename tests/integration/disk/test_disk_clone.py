@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from typing import Any, Dict
 
 import pytest
 
+from tests.lab.system import sha256_file
 from tests.support.loopdev import MIB, LoopDevices, blkid, device_checksum, partition_table, root_disk, sh
 from tests.support.modules import COLLECTIONS_PATH, REPO_ROOT, ModuleResult, run_module
 from tests.support.trees import BIG_FILE, SPARSE_FILE, SPARSE_FILE_BYTES, facts, make_filesystem
@@ -36,13 +36,6 @@ def refused(args: Dict[str, Any]) -> str:
     assert "Traceback" not in result.stderr, result.stderr
     return result["msg"]
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(4 * MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def compare_trees(loops: LoopDevices, source: str, copy: str, fstype: str, big: bool) -> Dict[str, Any]:

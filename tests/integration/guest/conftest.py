@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -41,13 +40,6 @@ def run_playbook(playbook: str, extra_vars: dict[str, str], *, check: bool = Fal
         log.write_text(process.stdout + "\n--- stderr ---\n" + process.stderr, encoding="utf-8")
     return process
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="session")

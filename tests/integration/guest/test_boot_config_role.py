@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import run_playbook, sha256
+from tests.integration.guest.conftest import run_playbook
+from tests.lab.system import sha256_file
 from tests.lab.system import loop_device, mounted
 
 pytestmark = pytest.mark.root
@@ -30,7 +31,7 @@ def write_playbook(directory: Path) -> str:
 
 
 def tree_digest(root: Path, names: list[str]) -> dict[str, str]:
-    return {name: sha256(root / name) for name in names if (root / name).is_file()}
+    return {name: sha256_file(root / name) for name in names if (root / name).is_file()}
 
 
 WATCHED = ["etc/fstab", "boot/grub/menu.lst", "etc/initramfs-tools/modules", "etc/default/grub"]
@@ -40,10 +41,10 @@ def test_check_mode_shows_the_diff_and_writes_nothing(pv_copy: Path, tmp_path: P
     playbook = write_playbook(tmp_path)
     with loop_device(pv_copy) as device, mounted(device) as root:
         before = tree_digest(root, WATCHED)
-        initrd_before = {path.name: sha256(path) for path in (root / "boot").glob("initrd.img-*")}
+        initrd_before = {path.name: sha256_file(path) for path in (root / "boot").glob("initrd.img-*")}
         process = run_playbook(playbook, {"target": str(root)}, check=True, log=tmp_path / "check.log")
         after = tree_digest(root, WATCHED)
-        initrd_after = {path.name: sha256(path) for path in (root / "boot").glob("initrd.img-*")}
+        initrd_after = {path.name: sha256_file(path) for path in (root / "boot").glob("initrd.img-*")}
         hvc0_link = (root / "etc/systemd/system/getty.target.wants/serial-getty@hvc0.service").is_symlink()
         backups = list((root / "etc").glob("fstab.*~"))
     assert process.returncode == 0, process.stdout[-5000:] + process.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import sha256
+from tests.lab.system import sha256_file
 from tests.lab import bootcheck
 from tests.lab.images import PVImage
 
@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 @pytest.mark.parametrize("bus", bootcheck.BUSES)
 def test_unconverted_pv_image_does_not_boot(pv_image: PVImage, tmp_path: Path, bus: str) -> None:
-    before = sha256(pv_image.disk)
+    before = sha256_file(pv_image.disk)
     result = bootcheck.boot(pv_image.disk, bus, log_dir=tmp_path)
     assert not result.booted, f"the PV image booted as HVM?\n{result.tail()}"
     assert result.marker_line is None
     assert "No bootable device" in result.reason or "not a bootable disk" in result.reason, result.reason
-    assert sha256(pv_image.disk) == before, "the boot check wrote to the disk (snapshot=on must prevent it)"
+    assert sha256_file(pv_image.disk) == before, "the boot check wrote to the disk (snapshot=on must prevent it)"

@@ -10,7 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.guest.conftest import run_playbook, sha256
+from tests.integration.guest.conftest import run_playbook
+from tests.lab.system import sha256_file
 from tests.lab import bootcheck
 from tests.lab.images import MARKER, PVImage
 from tests.lab.manifest import differences, manifest
@@ -43,11 +44,11 @@ class Conversion:
 def conversion(pv_image: PVImage, session_dir: Path) -> Conversion:
     source = pv_image.disk  # the cached original itself: the conversion must not write it
     dest = session_dir / "hvm.img"
-    before = sha256(source)
+    before = sha256_file(source)
     log = session_dir / "convert_image.log"
     process = run_playbook("cloudops.pv2hvm.convert_image",
                            {"pv2hvm_source_image": str(source), "pv2hvm_dest_image": str(dest)}, log=log)
-    return Conversion(source, dest, before, sha256(source), process, log, session_dir)
+    return Conversion(source, dest, before, sha256_file(source), process, log, session_dir)
 
 
 @pytest.fixture(scope="module")

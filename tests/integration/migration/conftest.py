@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from tests.lab.capture import RequestLog
 from tests.lab.demo import PLAYBOOK, migration_vars, write_inventory
 from tests.lab.endpoint import LabEndpoint
 from tests.lab.images import build_pv_image
-from tests.lab.world import PvImage, launch, register_pv_image, seed_pv_root
+from tests.lab.world import PvImage, launch, register_pv_image, seed_pv_root, tagged_resources
 from tests.support.playbooks import PlaybookRun, run_playbook
 
 
@@ -54,14 +53,7 @@ class MigrationLab:
         return self.lab.ebs.snapshot_file(root["Ebs"]["SnapshotId"])
 
     def tagged(self, migration_id: str) -> list[str]:
-        filters = [{"Name": "tag:pv2hvm:migration", "Values": [migration_id]}]
-        ec2 = self.ec2
-        instances = [i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
-                     if i["State"]["Name"] != "terminated"]
-        volumes = [v["VolumeId"] for v in ec2.describe_volumes(Filters=filters)["Volumes"]]
-        images = [i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=filters)["Images"]]
-        snapshots = [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]]
-        return instances + volumes + images + snapshots
+        return tagged_resources(self.ec2, migration_id)
 
 
 @pytest.fixture
@@ -79,10 +71,3 @@ def migration_lab(pv_disk: Path, tmp_path: Path) -> Iterator[MigrationLab]:
             subprocess.run(["umount", "-l", line.split()[1]], check=False)
         assert not leftover, f"the migration left mounts behind: {leftover}"
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -8,6 +8,7 @@ import pytest
 
 from tests.lab.bootcheck import boot
 from tests.lab.world import register_lab_worker_image
+from tests.support.iam import policy_actions
 
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
@@ -23,6 +24,10 @@ def test_three_sources_in_parallel_share_one_worker_and_all_boot(migration_lab: 
     assert [r["status"] for r in reports] == ["succeeded"] * 3
     images = [r["image"]["image_id"] for r in reports]
     assert len(set(images)) == 3
+
+    # The playbook needs nothing the documented IAM policy does not allow.
+    sent = {call[0] for call in migration_lab.requests().calls}
+    assert sent <= policy_actions(prefix="Pv2hvm"), sent - policy_actions(prefix="Pv2hvm")
 
     # One worker, launched for the run (tagged purpose worker) and terminated at the end.
     workers = [i for r in migration_lab.ec2.describe_instances(Filters=[{"Name": "image-id", "Values": [worker_image]}])["Reservations"]

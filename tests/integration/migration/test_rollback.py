@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.migration.conftest import sha256
+from tests.lab.system import sha256_file
 from tests.lab.world import register_lab_worker
 
 pytestmark = pytest.mark.root
@@ -17,8 +17,8 @@ def test_failure_in_the_worker_phase_leaves_nothing_behind(migration_lab: Any) -
     worker = register_lab_worker(migration_lab.lab)
     ec2 = migration_lab.ec2
     root_volume = ec2.describe_instances(InstanceIds=[source])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
-    before = sha256(migration_lab.lab.ebs.volume_file(root_volume))
-    source_snapshot = sha256(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot))
+    before = sha256_file(migration_lab.lab.ebs.volume_file(root_volume))
+    source_snapshot = sha256_file(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot))
 
     # The destination cannot be mounted: its mount point would be below a regular file.
     blocker = migration_lab.work / "not-a-directory"
@@ -37,5 +37,5 @@ def test_failure_in_the_worker_phase_leaves_nothing_behind(migration_lab: Any) -
     described = ec2.describe_instances(InstanceIds=[source])["Reservations"][0]["Instances"][0]
     assert described["State"]["Name"] == "running"
     assert described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root_volume
-    assert sha256(migration_lab.lab.ebs.volume_file(root_volume)) == before
-    assert sha256(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot)) == source_snapshot
+    assert sha256_file(migration_lab.lab.ebs.volume_file(root_volume)) == before
+    assert sha256_file(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot)) == source_snapshot

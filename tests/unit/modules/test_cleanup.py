@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from tests.lab.world import backend, launch, launch_worker, own_snapshot_ids, register_pv_image
+from tests.lab.world import tagged_resources as tagged
 
 MIGRATION = "mig-0005"
 
@@ -24,16 +25,6 @@ def migrate_partly(module: Any, ec2: Any, migration: str = MIGRATION) -> dict[st
     test = module("test_instance", migration_id=migration, image_id=image["image_id"])
     return {"pv": pv, "source": source, "worker": worker, "copy": copy["volume_id"], "dest": dest["volume_id"],
             "image": image["image_id"], "test": test["instance_id"], "snapshots": snaps}
-
-
-def tagged(ec2: Any, migration: str) -> list[str]:
-    filters = [{"Name": "tag:pv2hvm:migration", "Values": [migration]}]
-    instances = [i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
-                 if i["State"]["Name"] != "terminated"]
-    volumes = [v["VolumeId"] for v in ec2.describe_volumes(Filters=filters)["Volumes"]]
-    images = [i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=filters)["Images"]]
-    snapshots = [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]]
-    return instances + volumes + images + snapshots
 
 
 def test_dry_run_lists_everything_and_removes_nothing(ec2: Any, module: Any) -> None:
