@@ -21,6 +21,8 @@ ANSIBLE_TEST_PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 PYTEST_ARGS ?=
+# Two pytest workers: the suite mixes waiting (module processes, apt in a chroot) with CPU (qemu).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help setup system-packages collection-link test lint yamllint ansible-lint sanity unit \
         integration pytest build demo bench clean
@@ -81,12 +83,12 @@ integration: setup
 	pytest tests/integration $(PYTEST_ARGS)
 
 pytest: setup
-	pytest tests $(PYTEST_ARGS)
+	pytest tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# A benchmark, not a test: timings never gate `make test`.
 demo: setup
 	python -m tests.lab.demo
 
+# A benchmark, not a test: timings never gate `make test`.
 bench: setup
 	python -m tests.bench.disk_clone
 	python -m tests.bench.migration
