@@ -225,4 +225,3 @@ def _write(path: Path, text: str) -> None:
     if path.is_symlink():
         path.unlink()
     path.write_text(text, encoding="utf-8")
-

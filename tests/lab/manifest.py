@@ -41,4 +41,3 @@ def differences(source: dict[str, tuple], copy: dict[str, tuple], *, allowed: tu
         elif copy[path] != entry:
             problems.append(f"changed: {path}: {entry} -> {copy[path]}")
     return problems
-

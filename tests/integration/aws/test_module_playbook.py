@@ -21,6 +21,8 @@ from tests.support.playbooks import run_playbook
 
 HERE = Path(__file__).parent
 MIGRATION = "mig-playbook"
+
+
 def test_pv_ami_to_hvm_ami_with_the_three_modules(lab: Any, ec2: Any, tmp_path: Path) -> None:
     pv = register_pv_image(ec2, name="legacy-app")
     worker = launch_worker(ec2)

@@ -37,7 +37,6 @@ def refused(args: Dict[str, Any]) -> str:
     return result["msg"]
 
 
-
 def compare_trees(loops: LoopDevices, source: str, copy: str, fstype: str, big: bool) -> Dict[str, Any]:
     """Check the copy directly (not through the module's manifest): links, xattrs, modes, data.
 

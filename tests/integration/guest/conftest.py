@@ -41,7 +41,6 @@ def run_playbook(playbook: str, extra_vars: dict[str, str], *, check: bool = Fal
     return process
 
 
-
 @pytest.fixture(scope="session")
 def pv_image() -> PVImage:
     """The lab's bookworm PV image (ext4, root on /dev/xvde1), built once and cached across runs."""

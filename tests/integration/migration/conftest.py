@@ -70,4 +70,3 @@ def migration_lab(pv_disk: Path, tmp_path: Path) -> Iterator[MigrationLab]:
         for line in reversed(leftover):
             subprocess.run(["umount", "-l", line.split()[1]], check=False)
         assert not leftover, f"the migration left mounts behind: {leftover}"
-
