@@ -48,3 +48,12 @@ def test_installed_module_documentation_renders(installed: dict[str, str], name:
     entry = json.loads(doc.stdout)[f"cloudops.pv2hvm.{name}"]
     assert entry["doc"]["short_description"]
     assert entry["examples"].strip() and entry["return"]
+
+
+@pytest.mark.parametrize("playbook", ["migrate_pv_to_hvm", "convert_image", "cleanup"])
+def test_installed_playbooks_run_by_their_fqcn(installed: dict[str, str], playbook: str) -> None:
+    check = subprocess.run([str(BIN / "ansible-playbook"), "--syntax-check", f"cloudops.pv2hvm.{playbook}"],
+                           env=installed, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    installed_copy = Path(installed["ANSIBLE_COLLECTIONS_PATH"]) / "ansible_collections" / "cloudops" / "pv2hvm" / "playbooks" / f"{playbook}.yml"
+    assert f"playbook: {installed_copy}" in check.stdout

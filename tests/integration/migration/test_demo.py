@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +29,12 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert report["source"]["virtualization_type"] == "paravirtual"
     assert report["readiness"]["nitro_ready"] is True and report["image"]["ena_support"] is True
     assert set(report["resources"]["deleted"]) >= set(report["resources"]["created"]) - {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
+
+
+def test_demo_refuses_a_missing_user_image(tmp_path: Path) -> None:
+    """PV2HVM_DEMO_IMAGE must name a raw PV image; anything else stops before the lab starts."""
+    env = dict(os.environ, PV2HVM_DEMO_IMAGE=str(tmp_path / "missing.img"))
+    run = subprocess.run([sys.executable, "-m", "tests.lab.demo"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode != 0
+    assert "is not a file: give a raw PV root disk image" in run.stderr
