@@ -19,10 +19,10 @@ class CommandError(RuntimeError):
     """A command failed; the message carries the command line and its stderr."""
 
 
-def run(argv: Sequence[str], *, timeout: float = 1800, env: dict[str, str] | None = None) -> str:
+def run(argv: Sequence[str], *, timeout: float = 1800, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     """Run `argv`, return its stdout; raise CommandError with stderr on a non-zero exit."""
     process = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, check=False,
+        list(argv), input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
         env=None if env is None else {**os.environ, **env},
     )
     if process.returncode != 0:

@@ -15,17 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-from tests.lab.system import sha256_file
+from tests.lab.system import losetup_attach, run, sha256_file
 
 MIB = 1 << 20
 
 
 def sh(*argv: str, stdin: Optional[str] = None) -> str:
-    """Run a command for a test fixture; a failure shows the command and its stderr."""
-    process = subprocess.run(list(argv), input=stdin, capture_output=True, text=True, check=False)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {process.stderr.strip()}")
-    return process.stdout
+    """Run a command for a test fixture (tests/lab/system.run); a failure shows the command and its stderr."""
+    return run(argv, stdin=stdin)
 
 
 class LoopDevices:
@@ -43,7 +40,7 @@ class LoopDevices:
         return path
 
     def attach(self, image: Path) -> str:
-        device = sh("losetup", "--find", "--show", str(image)).strip()
+        device = losetup_attach(image)
         self.devices.append(device)
         return device
 

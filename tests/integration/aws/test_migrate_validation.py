@@ -1,0 +1,44 @@
+"""migrate_pv_to_hvm.yml refuses bad input with a message that says what to fix, before creating anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.lab.demo import PLAYBOOK
+from tests.lab.endpoint import LAB_REGION
+from tests.lab.world import launch, launch_worker, register_pv_image
+from tests.support.playbooks import run_playbook
+
+CASES = {
+    "no source": ({}, "Say what to migrate"),
+    "not an instance id": ({"pv2hvm_source_instance_ids": ["web-01"]}, "Say what to migrate"),
+    "a string, not a list": ({"pv2hvm_source_instance_ids": "i-0123456789abcdef0"}, "pv2hvm_source_instance_ids"),
+    "two workers": ({"pv2hvm_worker_launch": {"image_id": "ami-0123456789abcdef0", "instance_type": "t3.small"}}, "Give exactly one worker"),
+    "launch without a type": ({"pv2hvm_worker_instance_id": "", "pv2hvm_worker_launch": {"image_id": "ami-0123456789abcdef0"}},
+                              "Give exactly one worker"),
+    "bad partition table": ({"pv2hvm_partition_table": "bsd"}, "pv2hvm_partition_table"),
+    "negative size": ({"pv2hvm_destination_size": -4}, "pv2hvm_destination_size"),
+    "source is the worker": ({"pv2hvm_source_instance_ids": ["WORKER"]}, "Give exactly one worker"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, case: str) -> None:
+    source = launch(ec2, register_pv_image(ec2).image_id)
+    worker = launch_worker(ec2)
+    overrides, message = CASES[case]
+    extra = {"pv2hvm_source_instance_ids": [source], "pv2hvm_worker_instance_id": worker, "pv2hvm_worker_host": "localhost",
+             "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION}
+    extra.update(overrides)
+    if extra["pv2hvm_source_instance_ids"] == ["WORKER"]:
+        extra["pv2hvm_source_instance_ids"] = [worker]
+    if case == "no source":
+        extra["pv2hvm_source_instance_ids"] = []
+    volumes, snapshots = len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+    run = run_playbook(PLAYBOOK, extra, env=lab.env())
+    assert run.rc != 0
+    assert any(message in failure for failure in run.failures()), run.explain()
+    assert len(ec2.describe_volumes()["Volumes"]) == volumes
+    assert len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == snapshots
