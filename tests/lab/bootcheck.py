@@ -1,15 +1,19 @@
 """Boot a disk image the way an HVM instance boots it, and tell whether the guest really came up.
 
 qemu-system-x86_64 with SeaBIOS runs the boot loader in the disk's MBR, like the HVM firmware does.
-The disk sits on IDE (what a Xen HVM guest is first shown) or on NVMe (what Nitro shows), is opened
-with `snapshot=on` (never written), and is the only boot device (`-nic none -boot order=c,strict=on`,
-no CD, no network boot). The guest's serial port goes to a log; the check passes only when that log
-holds the lab marker's payload (`PV2HVM-BOOT-MARKER root=...`, written by the booted system, see
-images.py). SeaBIOS's own messages (debugcon port 0x402) go to a second log, so "No bootable device"
-ends a failed boot at once instead of waiting for a timeout.
+The disk sits on IDE (what a Xen HVM guest is first shown) or on NVMe (what Nitro shows) and is the
+only boot device (`-nic none -boot order=c,strict=on`, no CD, no network boot; `nic=True` adds one
+virtio NIC for the network-name checks). qemu boots a throw-away qcow2 overlay of the disk into
+which the check has put its own probe (tests/lab/probe.py), so any image can be checked, not only
+the lab's, and the disk itself is never written. The check passes only when the probe's report
+(`PV2HVM-PROBE root=... fstype=... fstab_root=... kernel=... cmdline=...`, mounts, links, then
+`PV2HVM-PROBE-END`) reached the serial log. SeaBIOS's own messages (debugcon port 0x402) go to a
+second log, so "No bootable device" ends a failed boot at once; GRUB rescue, an initramfs shell,
+emergency mode and a kernel panic end it too, each with its reason.
 
     result = boot(Path("hvm.img"), bus="nvme")
     assert result.booted, result.reason
+    assert result.probe["root"] == "/dev/nvme0n1p1"
 """
 
 from __future__ import annotations
@@ -22,19 +26,20 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.lab.images import MARKER
+from tests.lab import probe as boot_probe
 
 BUSES = ("ide", "nvme")
-# A whole line only: the log may be read while the guest is still writing it.
-MARKER_RE = re.compile(rf"{re.escape(MARKER)} root=\S+[^\n]*(?=\n)")
-# Lines that end a boot early as failed: the firmware found nothing, or the kernel gave up.
-FAILURE_RES = (
-    re.compile(r"No bootable device"),
-    re.compile(r"Boot failed: not a bootable disk"),
-    re.compile(r"Kernel panic - not syncing.*"),
-    re.compile(r"ALERT! .* does not exist.*"),
-    re.compile(r"error: (no such device|file `[^']*' not found|unknown filesystem).*"),
+# What ends a boot early as failed, and the reason's prefix: the firmware found nothing, GRUB gave
+# up, the initramfs found no root, systemd or sysvinit fell to a maintenance shell, the kernel gave up.
+FAILURES = (
+    ("no bootable device", re.compile(r"No bootable device.*|Boot failed: not a bootable disk.*")),
+    ("GRUB rescue", re.compile(r"error: (no such device|file `[^']*' not found|unknown filesystem)[^\n]*|grub rescue>")),
+    ("initramfs shell", re.compile(r"ALERT! [^\n]* does not exist[^\n]*|Gave up waiting for root[^\n]*|\(initramfs\)")),
+    ("dracut shell", re.compile(r"dracut-initqueue\[\d+\]: Warning: Could not boot[^\n]*|dracut:/#")),
+    ("emergency mode", re.compile(r"You are in emergency mode[^\n]*|Give root password for maintenance[^\n]*")),
+    ("kernel panic", re.compile(r"Kernel panic - not syncing[^\n]*")),
 )
 HARD_TIMEOUT = 420.0
 STALL_TIMEOUT = 120.0
@@ -43,16 +48,22 @@ KVM_PROBE_SECONDS = 20.0
 
 @dataclasses.dataclass(frozen=True)
 class BootResult:
-    """What one boot showed. `booted` is True only when the marker was seen."""
+    """What one boot showed. `booted` is True only when the probe's whole report was seen."""
 
     booted: bool
-    marker_line: str | None
+    probe: dict[str, Any] | None
+    init: str | None
     log_path: Path
     bios_log_path: Path
     seconds: float
     accel: str
     bus: str
     reason: str
+
+    @property
+    def summary(self) -> str:
+        """The probe's main facts on one line, or why the boot failed."""
+        return boot_probe.describe(self.probe) if self.probe else self.reason
 
     def tail(self, lines: int = 40) -> str:
         """The end of the serial log, for assertion messages."""
@@ -69,8 +80,10 @@ def boot(
     hard_timeout: float = HARD_TIMEOUT,
     stall_timeout: float = STALL_TIMEOUT,
     memory_mib: int = 1024,
+    nic: bool = False,
 ) -> BootResult:
-    """Boot `disk` (raw) from its MBR on `bus` and wait for the marker, a failure, or a timeout."""
+    """Boot an overlay of `disk` (raw) with the probe in it from its MBR on `bus`; wait for the probe's
+    report, a failure, or a timeout."""
     if bus not in BUSES:
         raise ValueError(f"bus {bus!r} is not supported; use one of {BUSES}")
     disk = Path(disk).resolve()
@@ -81,26 +94,39 @@ def boot(
     log_path = log_dir / f"{disk.stem}-{bus}.serial.log"
     bios_log_path = log_dir / f"{disk.stem}-{bus}.seabios.log"
     accel = "kvm" if kvm_boots_kernels() else "tcg"
-    argv = qemu_argv(disk, bus, accel=accel, serial_log=log_path, bios_log=bios_log_path, memory_mib=memory_mib)
-    return _watch(argv, bus=bus, accel=accel, log_path=log_path, bios_log_path=bios_log_path,
-                  hard_timeout=hard_timeout, stall_timeout=stall_timeout)
+    with boot_probe.prepared_overlay(disk, log_dir / f"overlay-{bus}") as (overlay, init):
+        argv = qemu_argv(overlay, bus, accel=accel, serial_log=log_path, bios_log=bios_log_path,
+                         memory_mib=memory_mib, nic=nic)
+        return _watch(argv, bus=bus, accel=accel, init=init, log_path=log_path, bios_log_path=bios_log_path,
+                      hard_timeout=hard_timeout, stall_timeout=stall_timeout)
 
 
-def qemu_argv(disk: Path, bus: str, *, accel: str, serial_log: Path, bios_log: Path, memory_mib: int = 1024) -> list[str]:
-    drive = f"file={disk},format=raw,if=none,id=root,snapshot=on"
+def qemu_argv(disk: Path, bus: str, *, accel: str, serial_log: Path, bios_log: Path, memory_mib: int = 1024,
+              nic: bool = False) -> list[str]:
+    """qemu's command line for booting `disk` (a qcow2 overlay) from its MBR on `bus`."""
+    drive = f"file={disk},format=qcow2,if=none,id=root"
     device = (["-device", "ide-hd,drive=root,bus=ide.0,unit=0,bootindex=0"] if bus == "ide"
               else ["-device", "nvme,drive=root,serial=vol0pv2hvmlab,bootindex=0"])
     return [
         "qemu-system-x86_64", "-machine", f"pc,accel={accel}", "-m", str(memory_mib), "-smp", "1",
         "-nodefaults", "-display", "none", "-no-reboot",
-        "-nic", "none", "-boot", "order=c,strict=on",
+        *(["-nic", "user,model=virtio-net-pci,restrict=on"] if nic else ["-nic", "none"]), "-boot", "order=c,strict=on",
         "-drive", drive, *device,
         "-chardev", f"file,id=serial0,path={serial_log}", "-serial", "chardev:serial0",
         "-chardev", f"file,id=seabios,path={bios_log}", "-device", "isa-debugcon,iobase=0x402,chardev=seabios",
     ]
 
 
-def _watch(argv: list[str], *, bus: str, accel: str, log_path: Path, bios_log_path: Path,
+def failure_reason(log_text: str) -> str | None:
+    """Why a boot failed, from the serial and firmware logs so far (None: no failure seen yet)."""
+    for kind, regex in FAILURES:
+        found = regex.search(log_text)
+        if found:
+            return f"{kind}: {found.group(0).strip()}"
+    return None
+
+
+def _watch(argv: list[str], *, bus: str, accel: str, init: str | None, log_path: Path, bios_log_path: Path,
            hard_timeout: float, stall_timeout: float) -> BootResult:
     started = time.monotonic()
     for path in (log_path, bios_log_path):
@@ -109,38 +135,38 @@ def _watch(argv: list[str], *, bus: str, accel: str, log_path: Path, bios_log_pa
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)  # pylint: disable=consider-using-with
     last_size, last_progress = -1, started
-    marker_line, reason = None, ""
+    report: dict[str, Any] | None = None
+    reason = "" if init else "no root filesystem with /etc/fstab found on the disk: booted without the probe; "
     try:
         while True:
             exited = process.poll() is not None
             serial = log_path.read_text(encoding="utf-8", errors="replace")
             bios = bios_log_path.read_text(encoding="utf-8", errors="replace")
-            match = MARKER_RE.search(serial)
-            if match:
-                marker_line = match.group(0).strip()
-                reason = "marker seen"
+            report = boot_probe.parse(serial)
+            if report:
+                reason = "probe report seen"
                 break
-            failure = next((found for found in (regex.search(serial + "\n" + bios) for regex in FAILURE_RES) if found), None)
+            failure = failure_reason(serial + "\n" + bios)
             if failure:
-                reason = f"boot failed: {failure.group(0).strip()}"
+                reason += failure
                 break
             if exited:
                 qemu_err = stderr_path.read_text(encoding="utf-8", errors="replace").strip()
-                reason = f"qemu exited (rc {process.returncode}) without the marker" + (f": {qemu_err}" if qemu_err else "")
+                reason += f"qemu exited (rc {process.returncode}) without the probe's report" + (f": {qemu_err}" if qemu_err else "")
                 break
             now = time.monotonic()
             size = len(serial) + len(bios)
             if size != last_size:
                 last_size, last_progress = size, now
             if now - last_progress > stall_timeout:
-                reason = f"stalled: no console output for {stall_timeout:.0f} s"
+                reason += f"stalled: no console output for {stall_timeout:.0f} s"
                 break
             if now - started > hard_timeout:
-                reason = f"timed out after {hard_timeout:.0f} s"
+                reason += f"timed out after {hard_timeout:.0f} s"
                 break
             time.sleep(0.5)
-        if marker_line:
-            # The guest powers off after the marker; give it a moment to do so cleanly.
+        if report:
+            # The guest powers off after its report; give it a moment to do so cleanly.
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -149,7 +175,7 @@ def _watch(argv: list[str], *, bus: str, accel: str, log_path: Path, bios_log_pa
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
-    return BootResult(booted=marker_line is not None, marker_line=marker_line, log_path=log_path,
+    return BootResult(booted=report is not None, probe=report, init=init, log_path=log_path,
                       bios_log_path=bios_log_path, seconds=round(time.monotonic() - started, 1),
                       accel=accel, bus=bus, reason=reason)
 

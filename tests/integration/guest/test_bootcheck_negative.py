@@ -18,6 +18,7 @@ def test_unconverted_pv_image_does_not_boot(pv_image: PVImage, tmp_path: Path, b
     before = sha256_file(pv_image.disk)
     result = bootcheck.boot(pv_image.disk, bus, log_dir=tmp_path)
     assert not result.booted, f"the PV image booted as HVM?\n{result.tail()}"
-    assert result.marker_line is None
-    assert "No bootable device" in result.reason or "not a bootable disk" in result.reason, result.reason
-    assert sha256_file(pv_image.disk) == before, "the boot check wrote to the disk (snapshot=on must prevent it)"
+    assert result.probe is None
+    assert result.init == "systemd", "the probe must have been put into the PV root (whole-disk filesystem)"
+    assert result.reason.startswith("no bootable device: "), result.reason
+    assert sha256_file(pv_image.disk) == before, "the boot check wrote to the disk (it must boot an overlay)"

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.guest.conftest import run_playbook
 from tests.lab.system import sha256_file
 from tests.lab import bootcheck
-from tests.lab.images import MARKER, PVImage
+from tests.lab.images import PVImage
 from tests.lab.manifest import differences, manifest
 from tests.lab.system import loop_device, mounted, run
 
@@ -112,7 +112,8 @@ def test_converted_image_boots(conversion: Conversion, bus: str) -> None:
     assert conversion.process.returncode == 0, conversion.log.read_text(encoding="utf-8")[-6000:]
     result = bootcheck.boot(conversion.dest, bus, log_dir=conversion.workdir / f"boot-{bus}")
     assert result.booted, f"{result.reason}\n{result.tail()}"
-    expected_root = "/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"
-    assert result.marker_line.startswith(f"{MARKER} root={expected_root} fstype=ext4 fstab_root=UUID="), result.marker_line
-    assert re.search(r"cmdline=\S*vmlinuz\S* root=UUID=\S+ ro .*console=ttyS0,115200n8", result.marker_line), result.marker_line
-    print(f"booted on {bus} ({result.accel}) in {result.seconds} s: {result.marker_line}")
+    report = result.probe
+    assert report["root"] == ("/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"), report
+    assert report["fstype"] == "ext4" and report["fstab_root"].startswith("UUID="), report
+    assert re.search(r"^\S*vmlinuz\S* root=UUID=\S+ ro .*console=ttyS0,115200n8", report["cmdline"]), report
+    print(f"booted on {bus} ({result.accel}) in {result.seconds} s: {result.summary}")

@@ -23,7 +23,7 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert summary["boot"] == {"ide": True, "nvme": True}
     assert summary["source"].startswith("i-") and summary["hvm_image_id"].startswith("ami-")
     assert "==> PASS" in lines
-    assert any("PV2HVM-BOOT-MARKER root=/dev/nvme0n1p1" in line for line in lines)
+    assert any(line.startswith("==> boot on nvme: PASS") and "root=/dev/nvme0n1p1" in line for line in lines), lines[-10:]
     report = json.loads(run.stdout[run.stdout.index("{", run.stdout.index("==> report")):run.stdout.index("==> boot on ide")])
     assert report["status"] == "succeeded" and report["image"]["image_id"] == summary["hvm_image_id"]
     assert report["source"]["virtualization_type"] == "paravirtual"

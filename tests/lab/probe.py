@@ -1,0 +1,230 @@
+"""The boot check's own probe, put into a throw-away copy-on-write overlay of the disk under test.
+
+Any image can be boot-checked, not only the lab's: `prepared_overlay(disk, workdir)` makes a qcow2
+overlay whose backing file is `disk` (opened read-only, never written), exposes the overlay as a raw
+file through qemu-storage-daemon's FUSE export (this machine kind has neither nbd nor device-mapper),
+finds the root filesystem on it (the partition, or the whole disk, that holds /etc/fstab), and adds:
+
+- `/usr/local/sbin/pv2hvm-probe`, a POSIX sh script that prints on ttyS0 how the system came up
+  (mounted root device and type, fstab's root entry, `uname -r`, `/proc/cmdline`, the block-device
+  mounts and the network links), one `PV2HVM-PROBE key=value` line each, then `PV2HVM-PROBE-END`, and
+  powers off;
+- what starts it under the image's init: a systemd unit (multi-user.target), an Upstart job, or for
+  sysvinit an `/etc/inittab` line.
+
+qemu then boots the overlay. A disk with no recognisable root (a broken conversion) is booted
+without a probe: it must fail to boot anyway, and the boot check says how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+from tests.lab.system import CommandError, losetup_attach, losetup_detach, mounted, run
+
+PREFIX = "PV2HVM-PROBE"
+END = f"{PREFIX}-END"
+
+SCRIPT = f"""#!/bin/sh
+# pv2hvm boot check probe (added to a throw-away overlay, never to the image under test).
+say() {{ echo "{PREFIX} $1" > /dev/ttyS0; }}
+say "root=$(findmnt -n -o SOURCE / 2>/dev/null || awk '$2 == "/" {{d=$1}} END {{print d}}' /proc/mounts)"
+say "fstype=$(findmnt -n -o FSTYPE / 2>/dev/null || awk '$2 == "/" {{t=$3}} END {{print t}}' /proc/mounts)"
+say "fstab_root=$(awk '$1 !~ /^#/ && $2 == "/" {{print $1}}' /etc/fstab)"
+say "kernel=$(uname -r)"
+say "cmdline=$(cat /proc/cmdline)"
+awk '$1 ~ /^\\/dev\\// {{print $1, $2, $3}}' /proc/mounts | while read -r line; do say "mount=$line"; done
+if command -v ip >/dev/null 2>&1; then
+  ip -o link | while read -r line; do say "link=$line"; done
+else
+  for link in /sys/class/net/*; do say "link=${{link##*/}}"; done
+fi
+echo "{END}" > /dev/ttyS0
+sync
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl --no-block poweroff
+else
+  poweroff || halt -p
+fi
+"""
+
+SYSTEMD_UNIT = """[Unit]
+Description=pv2hvm boot check probe
+After=local-fs.target network.target getty.target systemd-user-sessions.service
+ConditionPathExists=/dev/ttyS0
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/pv2hvm-probe
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+UPSTART_JOB = """# pv2hvm boot check probe
+start on runlevel [2345]
+task
+exec /usr/local/sbin/pv2hvm-probe
+"""
+
+INITTAB_LINE = "p2h:2345:once:/usr/local/sbin/pv2hvm-probe\n"
+
+
+def init_system(root: Path) -> str:
+    """The image's init: systemd, upstart or sysvinit (what /sbin/init is)."""
+    init = root / "sbin" / "init"
+    target = ""
+    if init.is_symlink():
+        target = str(init.readlink())
+    elif (root / "usr/sbin/init").is_symlink():
+        target = str((root / "usr/sbin/init").readlink())
+    if "systemd" in target:
+        return "systemd"
+    if (root / "sbin/initctl").exists() or (root / "usr/sbin/initctl").exists():
+        return "upstart"
+    if (root / "etc/inittab").exists():
+        return "sysvinit"
+    if any((root / path).exists() for path in ("lib/systemd/systemd", "usr/lib/systemd/systemd")):
+        return "systemd"
+    raise ValueError(f"{root}: cannot tell the init system (no systemd /sbin/init, initctl or /etc/inittab)")
+
+
+def install(root: Path) -> str:
+    """Put the probe into the mounted root `root`; return the init system it is hooked into."""
+    kind = init_system(root)
+    script = root / "usr/local/sbin/pv2hvm-probe"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(SCRIPT, encoding="utf-8")
+    script.chmod(0o755)
+    if kind == "systemd":
+        unit = root / "etc/systemd/system/pv2hvm-probe.service"
+        unit.parent.mkdir(parents=True, exist_ok=True)
+        unit.write_text(SYSTEMD_UNIT, encoding="utf-8")
+        wants = root / "etc/systemd/system/multi-user.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        link = wants / "pv2hvm-probe.service"
+        if not link.is_symlink():
+            link.symlink_to("/etc/systemd/system/pv2hvm-probe.service")
+    elif kind == "upstart":
+        (root / "etc/init").mkdir(parents=True, exist_ok=True)
+        (root / "etc/init/pv2hvm-probe.conf").write_text(UPSTART_JOB, encoding="utf-8")
+    else:
+        inittab = root / "etc/inittab"
+        text = inittab.read_text(encoding="utf-8")
+        if INITTAB_LINE not in text:
+            inittab.write_text(text.rstrip("\n") + "\n" + INITTAB_LINE, encoding="utf-8")
+    return kind
+
+
+def parse(serial: str) -> dict[str, object] | None:
+    """The probe's report from a serial log, once its END line is there (else None).
+
+    Single keys map to the last value seen; `mount` and `link` collect every line."""
+    if not any(line.strip() == END for line in serial.splitlines()):
+        return None
+    report: dict[str, object] = {"mount": [], "link": []}
+    for line in serial.splitlines():
+        line = line.strip()
+        if not line.startswith(PREFIX + " ") or "=" not in line:
+            continue
+        key, value = line[len(PREFIX) + 1:].split("=", 1)
+        if key in ("mount", "link"):
+            report[key].append(value)  # type: ignore[union-attr]
+        else:
+            report[key] = value
+    return report
+
+
+@contextlib.contextmanager
+def _fuse_view(overlay: Path, workdir: Path) -> Iterator[Path]:
+    """The qcow2 `overlay` as a writable raw file, for as long as the context lasts."""
+    view = workdir / "overlay.raw"
+    view.touch()
+    argv = ["qemu-storage-daemon",
+            "--blockdev", f"driver=file,node-name=file0,filename={overlay}",
+            "--blockdev", "driver=qcow2,node-name=disk0,file=file0",
+            "--export", f"type=fuse,id=export0,node-name=disk0,mountpoint={view},writable=on"]
+    log = workdir / "qemu-storage-daemon.log"
+    with open(log, "wb") as output:
+        daemon = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output)  # pylint: disable=consider-using-with
+    try:
+        deadline = time.monotonic() + 20
+        while not _is_mounted(view):
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"qemu-storage-daemon did not export {overlay}: {log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield view
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(timeout=30)
+        if _is_mounted(view):
+            subprocess.run(["umount", "--lazy", str(view)], capture_output=True, check=False)
+        view.unlink(missing_ok=True)
+
+
+def _is_mounted(path: Path) -> bool:
+    with open("/proc/mounts", encoding="utf-8") as handle:
+        return any(line.split()[1:2] == [str(path)] for line in handle)
+
+
+def _root_candidates(device: str) -> list[str]:
+    """Partitions of `device` (after partx), then the whole device: where a root filesystem may be."""
+    names = run(["lsblk", "--noheadings", "--raw", "--output", "PATH", device]).split()
+    return [name for name in names if name != device] + [device]
+
+
+def _fs_options(source: str) -> str:
+    fstype = subprocess.run(["blkid", "--probe", "--match-tag", "TYPE", "--output", "value", source],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    # xfs refuses a second mount of the same UUID (another test may have the original mounted).
+    return "nouuid" if fstype == "xfs" else ""
+
+
+def _inject(view: Path) -> str | None:
+    """Install the probe into the root filesystem found in `view`; the init system, or None."""
+    device = losetup_attach(view)
+    try:
+        # No partition table (a PV disk, a zeroed MBR): partx finds nothing, the whole disk is tried.
+        subprocess.run(["partx", "--add", device], capture_output=True, check=False)
+        for source in _root_candidates(device):
+            try:
+                with mounted(source, options=_fs_options(source)) as root:
+                    if (root / "etc/fstab").is_file():
+                        return install(root)
+            except CommandError:  # not a mountable filesystem: try the next candidate
+                continue
+        return None
+    finally:
+        subprocess.run(["partx", "--delete", device], capture_output=True, check=False)
+        losetup_detach(device)
+
+
+@contextlib.contextmanager
+def prepared_overlay(disk: Path, workdir: Path) -> Iterator[tuple[Path, str | None]]:
+    """A qcow2 overlay of `disk` with the probe in it, and the init system it hooked (None: no root found).
+
+    The overlay is removed afterwards; `disk` is only ever read."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    overlay = workdir / f"{disk.stem}-probe.qcow2"
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(disk), str(overlay)])
+    try:
+        with _fuse_view(overlay, workdir) as view:
+            hooked = _inject(view)
+        yield overlay, hooked
+    finally:
+        overlay.unlink(missing_ok=True)
+
+
+def describe(report: dict[str, object]) -> str:
+    """One line for a person: the probe's main facts."""
+    return " ".join(f"{key}={shlex.quote(str(report[key]))}" for key in ("root", "fstype", "fstab_root", "kernel")
+                    if key in report)
