@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.galaxy import BIN, build_collection, galaxy_env, install_collections
 from tests.support.modules import REPO_ROOT
 
-BIN = Path(sys.executable).parent
 MODULES = sorted(p.stem for p in (REPO_ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
 
 
@@ -20,17 +18,8 @@ MODULES = sorted(p.stem for p in (REPO_ROOT / "plugins" / "modules").glob("*.py"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Build the tarball and install it into an empty collections path."""
     work = tmp_path_factory.mktemp("galaxy")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(work / "collections")
-    env["ANSIBLE_CONFIG"] = str(work / "ansible.cfg")  # an absent file: no checkout settings leak in
-    build = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(work), str(REPO_ROOT)],
-                           env=env, capture_output=True, text=True, check=False)
-    assert build.returncode == 0, build.stderr
-    [tarball] = work.glob("cloudops-pv2hvm-*.tar.gz")
-    install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(work / "collections"), str(tarball)],
-                             env=env, capture_output=True, text=True, check=False)
-    assert install.returncode == 0, install.stdout + install.stderr
-    assert (work / "collections" / "ansible_collections" / "cloudops" / "pv2hvm" / "MANIFEST.json").is_file()
+    env = galaxy_env(work)
+    install_collections(env, str(build_collection(work, env)))
     return env
 
 
