@@ -6,7 +6,8 @@ starts the EC2 endpoint on 127.0.0.1, prints one JSON line with its address and 
 until interrupted (SIGINT/SIGTERM). --env-file writes `export VAR=value` lines that
 point any AWS client at it.
 
-    python -m tests.lab pv-image [--fstype ext4|xfs] [--root-device /dev/xvde1|/dev/sda1] [--rebuild]
+    python -m tests.lab pv-image [--fstype ext4|xfs] [--root-device /dev/xvde1|/dev/sda1] [--size-mib N]
+                                 [--fill-percent P] [--rebuild]
 
 builds (as root, or takes from the cache) a PV-style Debian root disk image and prints one JSON
 line with its paths (see tests/lab/images.py).
@@ -22,6 +23,7 @@ import sys
 import threading
 
 from tests.lab.endpoint import LabEndpoint
+from tests.lab.images import PVImageSpec
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -39,9 +41,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def pv_image(args: argparse.Namespace) -> int:
-    from tests.lab.images import PVImageSpec, build_pv_image  # pylint: disable=import-outside-toplevel
+    from tests.lab.images import build_pv_image  # pylint: disable=import-outside-toplevel
 
-    image = build_pv_image(PVImageSpec(fstype=args.fstype, root_device=args.root_device), rebuild=args.rebuild)
+    spec = PVImageSpec(fstype=args.fstype, root_device=args.root_device, size_mib=args.size_mib, fill_percent=args.fill_percent)
+    image = build_pv_image(spec, rebuild=args.rebuild)
     print(json.dumps({
         "disk": str(image.disk), "kernel": str(image.kernel), "initrd": str(image.initrd),
         "kernel_version": image.kernel_version, "fs_uuid": image.fs_uuid, "fstype": image.spec.fstype,
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     image_parser = commands.add_parser("pv-image", help="build or reuse the cached PV test image; print its paths")
     image_parser.add_argument("--fstype", choices=("ext4", "xfs"), default="ext4")
     image_parser.add_argument("--root-device", choices=("/dev/xvde1", "/dev/sda1"), default="/dev/xvde1")
+    image_parser.add_argument("--size-mib", type=int, default=PVImageSpec.size_mib,
+                              help="size of the filesystem (the volume it fills: a multiple of 1024 fills whole GiB)")
+    image_parser.add_argument("--fill-percent", type=int, default=0, help="fill the filesystem to this percentage")
     image_parser.add_argument("--rebuild", action="store_true", help="build again even if cached")
     image_parser.set_defaults(func=pv_image)
     args = parser.parse_args(argv)

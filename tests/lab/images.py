@@ -3,9 +3,9 @@
 An EC2 PV guest boots from an unpartitioned root disk: PV-GRUB (outside the guest) reads
 `/boot/grub/menu.lst` (`root (hd0)`, `kernel ... root=/dev/xvde1 console=hvc0`) and the guest talks
 to the Xen console `hvc0`. `build_pv_image()` makes exactly such a disk: a filesystem image with no
-partition table and no boot loader, fstab on the PV device name, a getty on hvc0 — plus one
-lab-only unit, `pv2hvm-marker.service`, that writes a marker line (root device, fstab root entry,
-kernel command line) to /dev/ttyS0 and powers off. The boot check looks for that marker.
+partition table and no boot loader, fstab on the PV device name, a getty on hvc0, and nothing
+else: no lab payload. The boot check (bootcheck.py) brings its own probe in an overlay, as it does
+for a user's image.
 
 Images are cached under `${PV2HVM_CACHE_DIR:-~/.cache/pv2hvm}/images/`, keyed by a hash of the
 spec and of this file, so a second run reuses them. Run as root (mmdebstrap --mode=root, loop mounts).
@@ -29,36 +29,12 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 MIRROR_ENV = "PV2HVM_DEBIAN_MIRROR"
 CACHE_ENV = "PV2HVM_CACHE_DIR"
 
-# The payload the booted guest writes to ttyS0. The boot check matches on this text followed by
-# `root=`, never on the unit's Description (systemd echoes that to the console too).
-MARKER = "PV2HVM-BOOT-MARKER"
-
-# Only what a booting, convertible guest needs; `apt` variant = Essential + apt.
-BASE_PACKAGES = ("systemd-sysv", "udev", "kmod", "initramfs-tools", "e2fsprogs", "linux-image-cloud-amd64")
-FS_PACKAGES = {"ext4": (), "xfs": ("xfsprogs",)}
+# Only what a booting, convertible guest needs; `apt` variant = Essential + apt. One debootstrapped
+# tree (cached as a tarball, keyed by suite and packages) serves every image variant of a suite.
+BASE_PACKAGES = ("systemd-sysv", "udev", "kmod", "initramfs-tools", "e2fsprogs", "xfsprogs", "linux-image-cloud-amd64")
+FSTYPES = ("ext4", "xfs")
+ROOTFS_FORMAT = 1  # bump to rebuild every cached tree
 SUPPORTED_ROOT_DEVICES = ("/dev/xvde1", "/dev/sda1")
-
-MARKER_SCRIPT = f"""#!/bin/sh
-# pv2hvm lab: report how this system booted on the first serial port, then power off.
-root_source=$(findmnt -n -o SOURCE /)
-root_fstype=$(findmnt -n -o FSTYPE /)
-fstab_root=$(awk '$1 !~ /^#/ && $2 == "/" {{print $1}}' /etc/fstab)
-echo "{MARKER} root=$root_source fstype=$root_fstype fstab_root=$fstab_root cmdline=$(cat /proc/cmdline)" > /dev/ttyS0
-systemctl --no-block poweroff
-"""
-
-MARKER_UNIT = """[Unit]
-Description=pv2hvm lab boot report
-After=local-fs.target getty.target systemd-user-sessions.service
-ConditionPathExists=/dev/ttyS0
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/pv2hvm-marker
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,12 +44,18 @@ class PVImageSpec:
     suite: str = "bookworm"
     fstype: str = "ext4"
     root_device: str = "/dev/xvde1"
-    size_mib: int = 1536
+    # A multiple of 1024: the filesystem fills its EBS volume (whole GiB), as on every real PV machine.
+    size_mib: int = 2048
     label: str = "pvroot"
+    # Fill the filesystem to this percentage of its space (as df counts it) with a data file: a
+    # nearly full root, as real machines have. 0 = as built.
+    fill_percent: int = 0
 
     def validate(self) -> None:
-        if self.fstype not in FS_PACKAGES:
-            raise ValueError(f"fstype {self.fstype!r} is not supported; use one of {sorted(FS_PACKAGES)}")
+        if self.fstype not in FSTYPES:
+            raise ValueError(f"fstype {self.fstype!r} is not supported; use one of {FSTYPES}")
+        if not 0 <= self.fill_percent <= 100:
+            raise ValueError(f"fill_percent {self.fill_percent} is not a percentage")
         if self.root_device not in SUPPORTED_ROOT_DEVICES:
             raise ValueError(f"root_device {self.root_device!r} is not a PV root device; use one of {SUPPORTED_ROOT_DEVICES}")
         if self.size_mib < 768:
@@ -81,7 +63,8 @@ class PVImageSpec:
 
     @property
     def name(self) -> str:
-        return f"pv-{self.suite}-{self.fstype}-{Path(self.root_device).name}"
+        fill = f"-full{self.fill_percent}" if self.fill_percent else ""
+        return f"pv-{self.suite}-{self.fstype}-{Path(self.root_device).name}-{self.size_mib}m{fill}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +87,7 @@ def cache_dir() -> Path:
 
 
 def cache_key(spec: PVImageSpec) -> str:
-    """Hash of the builder's inputs: the spec and this file (packages, PV settings, marker)."""
+    """Hash of the builder's inputs: the spec and this file (packages, PV settings)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
     digest.update(Path(__file__).read_bytes())
@@ -141,7 +124,8 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix=f".build-{spec.name}-", dir=directory.parent))
     try:
         tree = work / "root"
-        _debootstrap(spec, tree, work / "mmdebstrap.log")
+        tree.mkdir()
+        run(["tar", "-x", "--numeric-owner", "--preserve-permissions", "-f", str(rootfs_tarball(spec.suite)), "-C", str(tree)])
         kernel_version = _configure_pv(spec, tree)
         shutil.copy2(tree / "boot" / f"vmlinuz-{kernel_version}", work / "vmlinuz")
         shutil.copy2(tree / "boot" / f"initrd.img-{kernel_version}", work / "initrd.img")
@@ -160,15 +144,32 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
             shutil.rmtree(work)
 
 
-def _debootstrap(spec: PVImageSpec, tree: Path, log: Path) -> None:
-    packages = ",".join(BASE_PACKAGES + FS_PACKAGES[spec.fstype])
+def rootfs_tarball(suite: str) -> Path:
+    """The debootstrapped tree of `suite` as a tarball, built once (mmdebstrap, root) and cached."""
+    key = hashlib.sha256(json.dumps([suite, BASE_PACKAGES, ROOTFS_FORMAT]).encode()).hexdigest()[:16]
+    tarball = cache_dir() / "rootfs" / f"{suite}-{key}.tar"
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with open(tarball.parent / f".{tarball.name}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not tarball.exists():
+            partial = tarball.with_suffix(".partial.tar")
+            try:
+                _debootstrap(suite, partial, tarball.with_suffix(".log"))
+                partial.rename(tarball)
+            finally:
+                partial.unlink(missing_ok=True)
+    return tarball
+
+
+def _debootstrap(suite: str, target: Path, log: Path) -> None:
+    packages = ",".join(BASE_PACKAGES)
     mirror = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
     argv = [
         "mmdebstrap", "--mode=root", "--variant=apt", "--quiet", f"--include={packages}",
         # Documentation, manuals and translations are a third of the tree and nothing boots from them.
         "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
-        spec.suite, str(tree), mirror,
+        suite, str(target), mirror,
     ]
     log.write_text(run(argv, timeout=1800), encoding="utf-8")
 
@@ -198,13 +199,6 @@ def _configure_pv(spec: PVImageSpec, tree: Path) -> str:
     wants = tree / "etc/systemd/system/getty.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     (wants / "serial-getty@hvc0.service").symlink_to("/lib/systemd/system/serial-getty@.service")
-    marker = tree / "usr/local/sbin/pv2hvm-marker"
-    _write(marker, MARKER_SCRIPT)
-    marker.chmod(0o755)
-    _write(tree / "etc/systemd/system/pv2hvm-marker.service", MARKER_UNIT)
-    multi_user = tree / "etc/systemd/system/multi-user.target.wants"
-    multi_user.mkdir(parents=True, exist_ok=True)
-    (multi_user / "pv2hvm-marker.service").symlink_to("/etc/systemd/system/pv2hvm-marker.service")
     return version
 
 
@@ -214,10 +208,27 @@ def _make_filesystem(spec: PVImageSpec, tree: Path, disk: Path) -> None:
     if spec.fstype == "ext4":
         # bookworm's mke2fs -d reads a directory, not a tarball.
         run(["mkfs.ext4", "-q", "-F", "-L", spec.label, "-d", str(tree), str(disk)])
-        return
-    run(["mkfs.xfs", "-q", "-f", "-L", spec.label, str(disk)])
-    with loop_device(disk) as device, mounted(device) as target:
-        run(["cp", "-a", f"{tree}/.", str(target)])
+    else:
+        run(["mkfs.xfs", "-q", "-f", "-L", spec.label, str(disk)])
+    if spec.fstype == "xfs" or spec.fill_percent:
+        with loop_device(disk) as device, mounted(device) as target:
+            if spec.fstype == "xfs":
+                run(["cp", "-a", f"{tree}/.", str(target)])
+            if spec.fill_percent:
+                _fill(target, spec.fill_percent)
+
+
+def _fill(root: Path, percent: int) -> None:
+    """Allocate a data file so that the filesystem is `percent` % used, as df counts it."""
+    stats = os.statvfs(root)
+    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+    usable = used + stats.f_bavail * stats.f_frsize
+    wanted = usable * percent // 100 - used
+    if wanted <= 0:
+        raise RuntimeError(f"the image is already {used * 100 // usable} % used; cannot fill it to {percent} %")
+    data = root / "srv" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    run(["fallocate", "--length", str(wanted), str(data / "application.dat")])
 
 
 def _write(path: Path, text: str) -> None:

@@ -105,4 +105,3 @@ def test_readiness_counts_builtin_and_initramfs_drivers() -> None:
     not_ready = gc.boot_readiness(["6.1.0-1-cloud-amd64"], availability, {}, "/dev/xvde1 / ext4 defaults 0 1\n", ROOT,
                                   "console=hvc0", "nvme_core.io_timeout=4294967295")
     assert not not_ready["xen_blkfront"] and not not_ready["fstab_by_uuid"] and not not_ready["nitro_ready"]
-
