@@ -23,9 +23,11 @@ SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_
 PYTEST_ARGS ?=
 # Two pytest workers: the suite mixes waiting (module processes, apt in a chroot) with CPU (qemu).
 PYTEST_WORKERS ?= 2
+# The bindep.txt profile `make setup` installs; `make ee` installs the `ee` profile the same way.
+BINDEP_PROFILE ?= test
 
 .PHONY: help setup system-packages collection-link test lint yamllint ansible-lint sanity unit \
-        integration pytest build demo bench clean
+        integration pytest build demo bench ee clean
 
 help:
 	@echo "make setup     create .venv, install system packages (bindep.txt), link the collection"
@@ -35,6 +37,7 @@ help:
 	@echo "make unit      pytest tests/unit (no root needed)"
 	@echo "make demo      migrate the lab's Debian PV instance to HVM and boot the result (IDE and NVMe)"
 	@echo "make build     ansible-galaxy collection build into .build/dist"
+	@echo "make ee        (root) build the AWX execution environment offline (podman, Debian base); prints the build time"
 	@echo "make bench     (root) disk_clone against dd on 4 GiB ext4 and xfs sources; fails if a target is missed"
 
 setup: $(BIN)/.installed system-packages collection-link
@@ -45,7 +48,7 @@ $(BIN)/.installed: test-requirements.txt tests/constraints.txt
 	touch $@
 
 system-packages: $(BIN)/.installed
-	@missing="$$($(BIN)/bindep --brief --file bindep.txt test || true)"; \
+	@missing="$$($(BIN)/bindep --brief --file bindep.txt $(BINDEP_PROFILE) || true)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages: $$missing"; \
 	  apt-get update -qq; \
@@ -96,6 +99,11 @@ bench: setup
 build: setup
 	mkdir -p .build/dist
 	ansible-galaxy collection build --force --output-path .build/dist .
+
+# The execution environment, offline: a Debian base from mmdebstrap instead of awx-ee (tests/lab/ee.py).
+ee: setup build
+	$(MAKE) --no-print-directory system-packages BINDEP_PROFILE=ee
+	python -m tests.lab.ee
 
 clean:
 	rm -rf .build .pytest_cache
