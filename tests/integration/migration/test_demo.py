@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.images import PVImageSpec, build_pv_image
 from tests.support.modules import REPO_ROOT
 
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
@@ -29,6 +30,32 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert report["source"]["virtualization_type"] == "paravirtual"
     assert report["readiness"]["nitro_ready"] is True and report["image"]["ena_support"] is True
     assert set(report["resources"]["deleted"]) >= set(report["resources"]["created"]) - {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
+
+
+def run_demo(**env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    run = subprocess.run([sys.executable, "-m", "tests.lab.demo"], cwd=REPO_ROOT, env=dict(os.environ, **env),
+                         capture_output=True, text=True, timeout=1800, check=False)
+    return run, json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_demo_with_a_users_own_image_passes_both_boots() -> None:
+    """A PV image the lab code was not written against: xfs on /dev/sda1, a 1 GiB volume 90 % full, no payload."""
+    image = build_pv_image(PVImageSpec(fstype="xfs", root_device="/dev/sda1", size_mib=1024, fill_percent=90))
+    run, summary = run_demo(PV2HVM_DEMO_IMAGE=str(image.disk))
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    assert summary["boot"] == {"ide": True, "nvme": True} and "boot_failure" not in summary, summary
+    assert any(line.startswith("==> boot on ide: PASS") and "root=/dev/sda1" in line and "fstype=xfs" in line
+               for line in run.stdout.splitlines()), run.stdout[-3000:]
+
+
+def test_demo_of_a_broken_conversion_fails_both_boots_with_a_reason() -> None:
+    run, summary = run_demo(PV2HVM_DEMO_FAULT="zero-mbr")
+    assert run.returncode != 0
+    assert summary["hvm_image_id"].startswith("ami-")
+    assert summary["boot"] == {"ide": False, "nvme": False}, summary
+    assert set(summary["boot_failure"]) == {"ide", "nvme"}, summary
+    assert all(reason.startswith("no bootable device: ") for reason in summary["boot_failure"].values()), summary
+    assert "==> FAIL" in run.stdout
 
 
 def test_demo_refuses_a_missing_user_image(tmp_path: Path) -> None:
