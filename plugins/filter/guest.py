@@ -1,12 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: cloudops.pv2hvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters the guest roles use to rewrite boot configuration text (logic in plugin_utils/guest_config.py)."""
+"""Filters the guest roles use to inspect an image and rewrite its boot configuration.
+
+The logic lives in plugins/plugin_utils: guest_config.py (boot configuration text), guest_kernels.py
+(the image's kernels and the default one) and grub_menu.py (which kernel a GRUB menu boots).
+"""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import guest_config
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels
 
 
 def _wrap(function):
@@ -34,4 +38,8 @@ class FilterModule:
             "initramfs_modules": _wrap(guest_config.initramfs_modules),
             "boot_readiness": _wrap(guest_config.boot_readiness),
             "set_shell_vars": _wrap(guest_config.set_shell_vars),
+            "kernel_inventory": _wrap(guest_kernels.kernel_inventory),
+            "nvme_io_timeout_arg": _wrap(guest_kernels.io_timeout_arg),
+            "fit_nvme_io_timeout": _wrap(guest_kernels.fit_io_timeout),
+            "grub_default_kernel": _wrap(grub_menu.default_kernel),
         }
