@@ -262,8 +262,11 @@ def initramfs_modules(listing):
 
 
 def boot_readiness(kernels, availability, initramfs_listings, fstab, root_id, cmdline, io_timeout_arg,
-                   pv_only_kernels=None, serial_console="ttyS0"):
+                   pv_only_kernels=None, serial_console="ttyS0", default_kernel=""):
     """The facts the migration needs about a configured image (see the boot_config role's README).
+
+    io_timeout_arg: the NVMe timeout argument the default kernel understands ("" when it has no
+    NVMe driver: then no timeout is claimed); default_kernel: the kernel the boot loader boots.
 
     A driver counts for the initramfs when it is built into the kernel or inside that kernel's
     initramfs; ena counts when the kernel has it at all (it is loaded after the root is mounted).
@@ -286,6 +289,8 @@ def boot_readiness(kernels, availability, initramfs_listings, fstab, root_id, cm
     args = (cmdline or "").split()
     ready = {
         "kernels": list(kernels),
+        "default_kernel": default_kernel or "",
+        "io_timeout_arg": io_timeout_arg or "",
         "pv_only_kernels": list(pv_only_kernels or []),
         "per_kernel": per_kernel,
         "nvme_in_initramfs": every("nvme", ("builtin", "initramfs")),
@@ -293,7 +298,7 @@ def boot_readiness(kernels, availability, initramfs_listings, fstab, root_id, cm
         "ena_module": every("ena", ("builtin", "module")),
         "fstab_root": fstab_root,
         "fstab_by_uuid": fstab_root == root_id and bool(re.match(r"^(UUID|LABEL)=", fstab_root)),
-        "io_timeout": io_timeout_arg in args,
+        "io_timeout": bool(io_timeout_arg) and io_timeout_arg in args,
         "serial_console": any(a == "console=%s" % serial_console or a.startswith("console=%s," % serial_console) for a in args),
     }
     ready["xen_hvm_ready"] = ready["xen_blkfront"] and ready["fstab_by_uuid"] and ready["serial_console"]

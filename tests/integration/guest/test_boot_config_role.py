@@ -56,14 +56,34 @@ def test_check_mode_shows_the_diff_and_writes_nothing(pv_copy: Path, tmp_path: P
 def test_refuses_an_image_with_only_xen_pv_kernels(pv_copy: Path, tmp_path: Path) -> None:
     playbook = write_playbook(tmp_path)
     with loop_device(pv_copy) as device, mounted(device) as root:
-        # Turn the only kernel into a Xen-PV-only flavour, as on a Debian 6 "-xen-amd64" PV guest.
+        # Turn the only kernel into a xenlinux one, as on a Debian 5 "-xen-amd64" PV guest: its build
+        # configuration (not its name) says it boots only as a Xen PV guest.
         version = next((root / "boot").glob("vmlinuz-*")).name.removeprefix("vmlinuz-")
-        (root / "boot" / f"vmlinuz-{version}").rename(root / "boot/vmlinuz-2.6.32-5-xen-amd64")
-        shutil.move(str(root / "lib/modules" / version), str(root / "lib/modules/2.6.32-5-xen-amd64"))
+        pv_only = "2.6.26-2-xen-amd64"
+        (root / "boot" / f"vmlinuz-{version}").rename(root / f"boot/vmlinuz-{pv_only}")
+        (root / "boot" / f"config-{version}").rename(root / f"boot/config-{pv_only}")
+        with open(root / f"boot/config-{pv_only}", "a", encoding="utf-8") as config:
+            config.write("CONFIG_X86_64_XEN=y\n")
+        shutil.move(str(root / "lib/modules" / version), str(root / f"lib/modules/{pv_only}"))
         before = tree_digest(root, WATCHED)
         process = run_playbook(playbook, {"target": str(root)}, log=tmp_path / "refuse.log")
         after = tree_digest(root, WATCHED)
     assert process.returncode != 0
-    assert "only Xen-PV-only kernels: 2.6.32-5-xen-amd64" in process.stdout, process.stdout[-3000:]
+    assert f"only Xen-PV-only kernels: {pv_only} - CONFIG_X86_64_XEN=y in /boot/config-{pv_only}" in process.stdout, \
+        process.stdout[-3000:]
     assert "linux-image-cloud-amd64" in process.stdout and "Nothing was changed" in process.stdout
     assert before == after
+
+
+def test_debian6_pvops_xen_kernel_is_not_refused_and_boots_by_default(pv_copy: Path, tmp_path: Path) -> None:
+    """Debian 6's 2.6.32-5-xen-amd64 is pvops (CONFIG_XEN, no CONFIG_X86_64_XEN): it boots as HVM."""
+    playbook = write_playbook(tmp_path)
+    with loop_device(pv_copy) as device, mounted(device) as root:
+        version = next((root / "boot").glob("vmlinuz-*")).name.removeprefix("vmlinuz-")
+        pvops = "2.6.32-5-xen-amd64"
+        for name in ("vmlinuz", "config", "initrd.img"):
+            (root / "boot" / f"{name}-{version}").rename(root / f"boot/{name}-{pvops}")
+        shutil.move(str(root / "lib/modules" / version), str(root / f"lib/modules/{pvops}"))
+        process = run_playbook(playbook, {"target": str(root)}, check=True, log=tmp_path / "pvops.log")
+    assert process.returncode == 0, process.stdout[-5000:] + process.stderr
+    assert f"boots by default: {pvops}" in process.stdout
