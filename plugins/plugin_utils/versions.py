@@ -62,7 +62,9 @@ def _split(version: str) -> tuple[int, str, str]:
     match = re.match(r"^(\d+):(.*)$", version)
     if match:
         epoch, version = int(match.group(1)), match.group(2)
-    upstream, _, revision = version.rpartition("-") if "-" in version else (version, "", "")
+    if "-" not in version:
+        return epoch, version, ""
+    upstream, revision = version.rsplit("-", 1)
     return epoch, upstream, revision
 
 

@@ -113,7 +113,7 @@ def menu_entries(grub_cfg: str) -> list[str]:
 
 def test_worker_grub_cfg_lists_hvm_kernels_newest_first_and_boots_the_newest_non_debug(
         lab_disk: tuple[Path, str, Path], pv_image: PVImage, tmp_path: Path) -> None:
-    _, device, root = lab_disk
+    device, root = lab_disk[1:]
     real = pv_image.kernel_version
     run, chosen = convert(tmp_path, device, root, with_boot_config=False, install_packages=False)
     grub_cfg = (root / "boot/grub/grub.cfg").read_text(encoding="utf-8")
@@ -141,7 +141,7 @@ def test_image_grub_mkconfig_puts_a_newer_kernel_first_and_grub_default_still_bo
     disk, device, root = lab_disk
     real = pv_image.kernel_version
     uuid = blkid(f"{device}p1")["UUID"]
-    _, chosen = convert(tmp_path, device, root, with_boot_config=True, install_packages=True)
+    chosen = convert(tmp_path, device, root, with_boot_config=True, install_packages=True)[1]
     defaults = (root / "etc/default/grub").read_text(encoding="utf-8")
     grub_cfg = (root / "boot/grub/grub.cfg").read_text(encoding="utf-8")
     assert chosen == real

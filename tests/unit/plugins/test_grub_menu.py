@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.grub_menu import default_kernel
 
 UUID = "5ce718b0-8c1f-4463-b237-af52b5b3dbee"
 
-# The shape of Debian 12's grub-mkconfig output (00_header, 10_linux), cut to what decides the default.
+# The shape of Debian 12's grub-mkconfig output (00_header, 10_linux), cut to what decides the default;
+# written with 4-space indents (one long line folded with a backslash), put back to grub-mkconfig's tabs.
 DEBIAN_GRUB_CFG = """\
 if [ -s $prefix/grubenv ]; then
   set have_grubenv=true
@@ -44,33 +47,37 @@ function load_video {
 }
 ### BEGIN /etc/grub.d/10_linux ###
 menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-simple-%(uuid)s' {
-	load_video
-	insmod ext2
-	search --no-floppy --fs-uuid --set=root %(uuid)s
-	echo	'Loading Linux 6.1.0-70-cloud-amd64 ...'
-	linux	/boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
-	initrd	/boot/initrd.img-6.1.0-70-cloud-amd64
+    load_video
+    insmod ext2
+    search --no-floppy --fs-uuid --set=root %(uuid)s
+    echo 'Loading Linux 6.1.0-70-cloud-amd64 ...'
+    linux /boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
+    initrd /boot/initrd.img-6.1.0-70-cloud-amd64
 }
 submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-%(uuid)s' {
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-70-cloud-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-70-cloud-amd64-advanced-%(uuid)s' {
-		linux	/boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-70-cloud-amd64 (recovery mode)' --class debian $menuentry_id_option 'gnulinux-6.1.0-70-cloud-amd64-recovery-%(uuid)s' {
-		linux	/boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro single
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-advanced-%(uuid)s' {
-		linux	/boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
-	}
-	menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64 (recovery mode)' --class debian $menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-recovery-%(uuid)s' {
-		linux	/boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=%(uuid)s ro single
-	}
+    menuentry 'Debian GNU/Linux, with Linux 6.1.0-70-cloud-amd64' --class debian \
+$menuentry_id_option 'gnulinux-6.1.0-70-cloud-amd64-advanced-%(uuid)s' {
+        linux /boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
+    }
+    menuentry 'Debian GNU/Linux, with Linux 6.1.0-70-cloud-amd64 (recovery mode)' --class debian \
+$menuentry_id_option 'gnulinux-6.1.0-70-cloud-amd64-recovery-%(uuid)s' {
+        linux /boot/vmlinuz-6.1.0-70-cloud-amd64 root=UUID=%(uuid)s ro single
+    }
+    menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-advanced-%(uuid)s' {
+        linux /boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=%(uuid)s ro console=ttyS0,115200n8
+    }
+    menuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64 (recovery mode)' --class debian \
+$menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-recovery-%(uuid)s' {
+        linux /boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=%(uuid)s ro single
+    }
 }
 ### END /etc/grub.d/10_linux ###
 """
 
 
 def debian_cfg(default: str) -> str:
-    return DEBIAN_GRUB_CFG % {"default": default, "uuid": UUID}
+    text = re.sub(r"(?m)^((?:    )+)", lambda match: "\t" * (len(match.group(1)) // 4), DEBIAN_GRUB_CFG)
+    return text % {"default": default, "uuid": UUID}
 
 
 @pytest.mark.parametrize("default, kernel", [
