@@ -50,12 +50,14 @@ def pv_image() -> Path:
     return image.disk
 
 
-def write_inventory(directory: Path) -> Path:
-    """The lab's inventory: localhost is the controller and, reached locally, the worker."""
+def write_inventory(directory: Path, workers: dict[str, dict[str, Any]] | None = None, python: str = sys.executable) -> Path:
+    """The lab's inventory: localhost is the controller and, reached locally, the worker.
+
+    `workers` adds hosts by name (e.g. an SSH worker: tests/lab/sshd.py's `inventory_host()`)."""
     inventory = directory / "inventory.yml"
     inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-    }}}}), encoding="utf-8")
+        "ansible_connection": "local", "ansible_python_interpreter": python,
+    }, **(workers or {})}}}), encoding="utf-8")
     return inventory
 
 

@@ -71,13 +71,16 @@ def run_playbook(
     check: bool = False,
     inventory: str | Path | None = None,
     timeout: float = 1800,
+    python_interpreter: str | None = sys.executable,
 ) -> PlaybookRun:
     """ansible-playbook with the JSON callback; the checkout is the collection cloudops.pv2hvm.
 
-    Without an inventory, every host runs locally ("-i localhost, -c local")."""
+    Without an inventory, every host runs locally ("-i localhost, -c local"). Every host uses
+    `python_interpreter` (an extra var) unless it is None: then the inventory's interpreters apply."""
     command = [str(ANSIBLE_PLAYBOOK), str(playbook)]
     command += ["-i", str(inventory)] if inventory else ["-i", "localhost,", "-c", "local"]
-    command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable, **(extra_vars or {})})]
+    interpreter = {"ansible_python_interpreter": python_interpreter} if python_interpreter else {}
+    command += ["-e", json.dumps({**interpreter, **(extra_vars or {})})]
     if check:
         command.append("--check")
     run_env = module_env(env, capture_file)
