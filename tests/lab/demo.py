@@ -8,12 +8,17 @@
    that holds the boot check's probe (any image works, not only the lab's);
 6. print the report and PASS/FAIL; the last line is one JSON object, with `boot_failure` (bus → reason)
    when a boot failed. Exit 0 only if both boots pass.
+
+PV2HVM_DEMO_EE=1 (`make demo PV2HVM_DEMO_EE=1`, after `make ee`) runs step 4 as AWX does instead:
+ansible-navigator runs the playbook inside the execution environment, with the host network, and the
+worker is this machine over SSH (tests/lab/sshd.py). Everything else, and the JSON line, is the same.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +34,9 @@ DEMO_IMAGE_ENV = "PV2HVM_DEMO_IMAGE"
 # Lab-only: break the converted image before the boot check, to see a failed boot (zero-mbr).
 DEMO_FAULT_ENV = "PV2HVM_DEMO_FAULT"
 PLAYBOOK = REPO_ROOT / "playbooks" / "migrate_pv_to_hvm.yml"
+# Run the migration by ansible-navigator inside the execution environment (make ee), worker over SSH.
+DEMO_EE_ENV = "PV2HVM_DEMO_EE"
+DEMO_EE_IMAGE_ENV = "PV2HVM_DEMO_EE_IMAGE"  # default: the image make ee builds
 
 
 def say(message: str) -> None:
@@ -85,6 +93,39 @@ def migrate(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
+def migrate_in_ee(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
+    """PV2HVM_DEMO_EE=1: the same migration as AWX runs it - ansible-navigator in the EE (`make ee`).
+
+    A project folder holds the one-line playbook of the README, the inventory and the extra vars; the
+    controller plays run in the container (host network: the lab is on 127.0.0.1), the worker is this
+    machine over SSH (tests/lab/sshd.py), with the key copied into the project for the EE's user."""
+    from tests.lab import ee  # pylint: disable=import-outside-toplevel
+    from tests.lab.sshd import LabSshd  # pylint: disable=import-outside-toplevel
+
+    image = os.environ.get(DEMO_EE_IMAGE_ENV, ee.ee_image())
+    if not ee.image_exists(image):
+        raise SystemExit(f"{DEMO_EE_ENV}=1: there is no image {image}: build it with `make ee` (or name one in {DEMO_EE_IMAGE_ENV}).")
+    project = work / "project"
+    project.mkdir()
+    playbook = project / "migrate.yml"
+    playbook.write_text("- ansible.builtin.import_playbook: cloudops.pv2hvm.migrate_pv_to_hvm\n", encoding="utf-8")
+    extra_vars = project / "vars.json"
+    extra_vars.write_text(json.dumps(migration_vars(lab, work, [source], pv2hvm_worker_instance_id=worker,
+                                                    pv2hvm_worker_host="worker")), encoding="utf-8")
+    (work / "reports").mkdir()
+    with LabSshd() as sshd:
+        key, known_hosts = Path(shutil.copy(sshd.client_key, project)), Path(shutil.copy(sshd.known_hosts, project))
+        inventory = write_inventory(project, {"worker": sshd.inventory_host(key, known_hosts)}, python="/usr/bin/python3")
+        uid = ee.image_user(image)
+        for path in (project, key, known_hosts, playbook, extra_vars, inventory, work / "reports"):
+            os.chown(path, uid, 0)
+        say(f"ansible-navigator in {image}; worker over SSH at 127.0.0.1:{sshd.port}")
+        command = ee.navigator_command(playbook, inventory, extra_vars, lab.env(), image,
+                                       [work / "reports"], work / "navigator.log")
+        with ee.mqueue_dir():
+            return subprocess.run(command, cwd=project, env=ee.navigator_env(), check=False).returncode
+
+
 def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> tuple[dict[str, bool], dict[str, str]]:
     """Boot the AMI's root snapshot on each bus; whether each booted, and why each failure failed."""
     from tests.lab.bootcheck import BUSES, boot  # pylint: disable=import-outside-toplevel
@@ -120,7 +161,7 @@ def run() -> int:
             worker = register_lab_worker(lab)
             summary["source"] = source
             say(f"migrating PV instance {source} (AMI {pv.image_id}) with worker {worker} = this machine")
-            rc = migrate(lab, work, source, worker)
+            rc = (migrate_in_ee if os.environ.get(DEMO_EE_ENV) == "1" else migrate)(lab, work, source, worker)
             reports = sorted((work / "reports").glob("*.json"))
             report = json.loads(reports[0].read_text(encoding="utf-8")) if reports else {}
             if report:

@@ -22,6 +22,7 @@ build time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -32,7 +33,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -51,6 +52,8 @@ IMAGE_COLLECTIONS = "/usr/share/ansible/collections/ansible_collections"
 BASE_PACKAGES = ("python3", "python3-pip", "ca-certificates", "openssh-client")
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 BASE_REPOSITORY = "localhost/pv2hvm-ee-base"
+# ansible-navigator refuses podman without this directory; this machine kind has none.
+MQUEUE_DIR = Path("/dev/mqueue")
 
 
 def say(message: str) -> None:
@@ -192,3 +195,47 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def navigator_command(playbook: Path, inventory: Path, extra_vars: Path, env: dict[str, str], image: str,
+                      mounts: list[Path], log_file: Path) -> list[str]:
+    """`ansible-navigator run` of `playbook` in the EE `image`, as AWX runs a job: stdout mode, the image as is.
+
+    The container gets the host network (the lab and its sshd are on 127.0.0.1), `env` (as AWX's AWS
+    credential sets it) and `mounts` at the same paths (ansible-navigator itself mounts the playbook's
+    folder, the project: naming it again is an error)."""
+    command = [str(Path(sys.executable).with_name("ansible-navigator")), "run", str(playbook),
+               "-i", str(inventory), "-e", f"@{extra_vars}",
+               "--mode", "stdout", "--execution-environment", "true", "--container-engine", "podman",
+               "--execution-environment-image", image, "--pull-policy", "never",
+               "--playbook-artifact-enable", "false", "--log-file", str(log_file),
+               "--container-options=--network=host"]
+    for mount in mounts:
+        command += ["--execution-environment-volume-mounts", f"{mount}:{mount}"]
+    for key, value in sorted(env.items()):
+        command += ["--set-environment-variable", f"{key}={value}"]
+    return command
+
+
+def navigator_env() -> dict[str, str]:
+    """podman_env() without the checkout's ANSIBLE_* settings: the EE's own collections must be the ones used."""
+    return {key: value for key, value in podman_env().items() if not key.startswith("ANSIBLE_")}
+
+
+def image_user(image: str) -> int:
+    """The uid the EE runs as (ansible-builder's default: 1000): the files it writes or reads must be its."""
+    result = run(["podman", "image", "inspect", "--format", "{{.Config.User}}", image], capture_output=True)
+    return int(result.stdout.strip() or 0)
+
+
+@contextlib.contextmanager
+def mqueue_dir() -> Iterator[Path]:
+    """/dev/mqueue for ansible-navigator's podman check while it runs; removed again if it was made here."""
+    made = not MQUEUE_DIR.is_dir()
+    if made:
+        MQUEUE_DIR.mkdir(mode=0o1777)
+    try:
+        yield MQUEUE_DIR
+    finally:
+        if made:
+            MQUEUE_DIR.rmdir()
