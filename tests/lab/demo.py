@@ -37,6 +37,7 @@ PLAYBOOK = REPO_ROOT / "playbooks" / "migrate_pv_to_hvm.yml"
 # Run the migration by ansible-navigator inside the execution environment (make ee), worker over SSH.
 DEMO_EE_ENV = "PV2HVM_DEMO_EE"
 DEMO_EE_IMAGE_ENV = "PV2HVM_DEMO_EE_IMAGE"  # default: the image make ee builds
+AWX_PLAYBOOK = REPO_ROOT / "docs" / "awx" / "migrate.yml"  # the README's AWX project playbook
 
 
 def say(message: str) -> None:
@@ -96,7 +97,8 @@ def migrate(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
 def migrate_in_ee(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
     """PV2HVM_DEMO_EE=1: the same migration as AWX runs it - ansible-navigator in the EE (`make ee`).
 
-    A project folder holds the one-line playbook of the README, the inventory and the extra vars; the
+    A project folder holds the README's AWX playbook (docs/awx/migrate.yml), the inventory and the job's
+    extra vars (the source as a survey string); the
     controller plays run in the container (host network: the lab is on 127.0.0.1), the worker is this
     machine over SSH (tests/lab/sshd.py), with the key copied into the project for the EE's user."""
     from tests.lab import ee  # pylint: disable=import-outside-toplevel
@@ -107,11 +109,12 @@ def migrate_in_ee(lab: LabEndpoint, work: Path, source: str, worker: str) -> int
         raise SystemExit(f"{DEMO_EE_ENV}=1: there is no image {image}: build it with `make ee` (or name one in {DEMO_EE_IMAGE_ENV}).")
     project = work / "project"
     project.mkdir()
-    playbook = project / "migrate.yml"
-    playbook.write_text("- ansible.builtin.import_playbook: cloudops.pv2hvm.migrate_pv_to_hvm\n", encoding="utf-8")
+    playbook = Path(shutil.copy(AWX_PLAYBOOK, project))
+    # As AWX passes a survey: the sources as one string, the rest as the job template's extra variables.
+    job_vars = migration_vars(lab, work, [], pv2hvm_worker_instance_id=worker, pv2hvm_worker_host="worker")
+    del job_vars["pv2hvm_source_instance_ids"]
     extra_vars = project / "vars.json"
-    extra_vars.write_text(json.dumps(migration_vars(lab, work, [source], pv2hvm_worker_instance_id=worker,
-                                                    pv2hvm_worker_host="worker")), encoding="utf-8")
+    extra_vars.write_text(json.dumps({**job_vars, "pv2hvm_survey_instance_ids": source}), encoding="utf-8")
     (work / "reports").mkdir()
     with LabSshd() as sshd:
         key, known_hosts = Path(shutil.copy(sshd.client_key, project)), Path(shutil.copy(sshd.known_hosts, project))
