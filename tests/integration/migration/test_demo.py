@@ -54,7 +54,7 @@ def test_demo_of_a_broken_conversion_fails_both_boots_with_a_reason() -> None:
     assert summary["hvm_image_id"].startswith("ami-")
     assert summary["boot"] == {"ide": False, "nvme": False}, summary
     assert set(summary["boot_failure"]) == {"ide", "nvme"}, summary
-    assert all(reason.startswith("no bootable device: ") for reason in summary["boot_failure"].values()), summary
+    assert all("no bootable device: " in reason for reason in summary["boot_failure"].values()), summary
     assert "==> FAIL" in run.stdout
 
 
