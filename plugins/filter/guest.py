@@ -32,6 +32,7 @@ class FilterModule:
             "fstab_plan": _wrap(guest_config.fstab_plan),
             "kernel_args": _wrap(guest_config.kernel_args),
             "menu_lst_hvm": _wrap(guest_config.menu_lst_hvm),
+            "menu_default_args": _wrap(guest_config.menu_default_args),
             "os_identity": _wrap(guest_config.os_identity),
             "shell_var": _wrap(guest_config.shell_var),
             "module_availability": _wrap(guest_config.module_availability),

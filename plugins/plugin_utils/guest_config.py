@@ -139,6 +139,38 @@ def menu_lst_hvm(content, root_id, console_args):
     return "\n".join(out) + ("\n" if content.endswith("\n") else "")
 
 
+# What PV-GRUB's kernel line carries that an HVM boot must not: the root device (replaced by the
+# root id), the consoles (the roles set tty0 and ttyS0), the Xen console setting, ro/rw (the boot
+# menus add "ro") and the NVMe timeout (set for the default kernel by the roles).
+MENU_ARGS_OWNED_BY_THE_ROLES = ("root", "console", "xencons", "ro", "rw", "nvme_core.io_timeout", "nvme.io_timeout")
+
+
+def menu_default_args(content):
+    """The guest's own kernel arguments: those of the default entry of a GRUB legacy menu.lst/grub.conf,
+    without the ones the conversion owns (root=, consoles, xencons=, ro/rw, NVMe timeout).
+
+    The default entry is "default N" (counting "title" lines from 0); "default saved" or a number past
+    the last entry means the first. A menu without entries gives [].
+    """
+    default, entries = 0, []
+    for line in (content or "").splitlines():
+        match = re.match(r"^\s*(\w+)(?:\s*=\s*|\s+)(.*)$", line)
+        if not match:
+            continue
+        keyword, rest = match.group(1), match.group(2).strip()
+        if keyword == "default" and not entries:
+            default = int(rest) if rest.isdigit() else 0
+        elif keyword == "title":
+            entries.append(None)
+        elif keyword == "kernel" and entries and entries[-1] is None:
+            entries[-1] = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
+    if not entries:
+        return []
+    args = entries[default] if default < len(entries) and entries[default] is not None else (entries[0] or "")
+    return [arg for arg in shlex.split(args, posix=False)
+            if arg.split("=", 1)[0] not in MENU_ARGS_OWNED_BY_THE_ROLES]
+
+
 def parse_os_release(text):
     values = {}
     for line in (text or "").splitlines():

@@ -50,6 +50,8 @@ class PVImageSpec:
     # Fill the filesystem to this percentage of its space (as df counts it) with a data file: a
     # nearly full root, as real machines have. 0 = as built.
     fill_percent: int = 0
+    # The guest's own arguments on the PV menu's kernel line, as users set them (kept on HVM).
+    kernel_args: str = "elevator=noop net.ifnames=0 biosdevname=0"
 
     def validate(self) -> None:
         if self.fstype not in FSTYPES:
@@ -190,7 +192,7 @@ def _configure_pv(spec: PVImageSpec, tree: Path) -> str:
            "default 0\ntimeout 1\n\n"
            f"title Debian GNU/Linux {spec.suite}, kernel {version}\n"
            "root (hd0)\n"
-           f"kernel /boot/vmlinuz-{version} root={spec.root_device} ro console=hvc0\n"
+           f"kernel /boot/vmlinuz-{version} root={spec.root_device} ro console=hvc0 {spec.kernel_args}".rstrip() + "\n"
            f"initrd /boot/initrd.img-{version}\n")
     _write(tree / "etc/hostname", "pv2hvm-lab\n")
     _write(tree / "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tpv2hvm-lab\n")

@@ -108,7 +108,7 @@ def test_every_source_file_is_kept(conversion: Conversion, hvm_root: Path) -> No
 
 
 @pytest.mark.parametrize("bus", bootcheck.BUSES)
-def test_converted_image_boots(conversion: Conversion, bus: str) -> None:
+def test_converted_image_boots(conversion: Conversion, pv_image: PVImage, bus: str) -> None:
     assert conversion.process.returncode == 0, conversion.log.read_text(encoding="utf-8")[-6000:]
     result = bootcheck.boot(conversion.dest, bus, log_dir=conversion.workdir / f"boot-{bus}")
     assert result.booted, f"{result.reason}\n{result.tail()}"
@@ -116,4 +116,7 @@ def test_converted_image_boots(conversion: Conversion, bus: str) -> None:
     assert report["root"] == ("/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"), report
     assert report["fstype"] == "ext4" and report["fstab_root"].startswith("UUID="), report
     assert re.search(r"^\S*vmlinuz\S* root=UUID=\S+ ro .*console=ttyS0,115200n8", report["cmdline"]), report
+    # The guest's own arguments from its PV menu.lst survive; the PV console does not.
+    assert set(pv_image.spec.kernel_args.split()) <= set(report["cmdline"].split()), report
+    assert "console=hvc0" not in report["cmdline"].split(), report
     print(f"booted on {bus} ({result.accel}) in {result.seconds} s: {result.summary}")

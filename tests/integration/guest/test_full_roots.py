@@ -26,7 +26,8 @@ CASES = [("ext4", 95), ("ext4", 99), ("xfs", 95), ("xfs", 99)]
 
 
 def full_image(fstype: str, fill: int) -> PVImage:
-    return build_pv_image(PVImageSpec(fstype=fstype, size_mib=1024, fill_percent=fill, root_device="/dev/sda1"))
+    return build_pv_image(PVImageSpec(fstype=fstype, size_mib=1024, fill_percent=fill, root_device="/dev/sda1",
+                                      kernel_args="transparent_hugepage=never"))
 
 
 @pytest.mark.parametrize(("fstype", "fill"), CASES, ids=[f"{fstype}-{fill}" for fstype, fill in CASES])
@@ -49,6 +50,7 @@ def test_full_root_converts_with_no_size_set_and_boots(fstype: str, fill: int, t
         assert result.booted, f"{result.reason}\n{result.tail()}"
         assert result.probe["fstype"] == fstype and result.probe["fstab_root"].startswith("UUID="), result.probe
         assert result.probe["root"] == ("/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"), result.probe
+        assert "transparent_hugepage=never" in result.probe["cmdline"].split(), result.probe
 
 
 def test_too_small_fixed_size_is_refused_before_anything_is_written(tmp_path: Path) -> None:
