@@ -26,7 +26,10 @@ def test_rerun_after_a_crash_reuses_the_staged_snapshots_and_volumes(migration_l
     # What a run leaves when it dies right after staging: tagged snapshot, both volumes attached.
     snapshots = module("source_snapshots", instance_id=source, migration_id=migration)
     copy = module("volume", migration_id=migration, purpose="working-copy", snapshot_id=snapshots["root_snapshot_id"], instance_id=worker)
-    destination = module("volume", migration_id=migration, purpose="destination", size=snapshots["root_volume_size"], instance_id=worker)
+    # The size the plan gives (roles/pv2hvm/tasks/stage.yml): the next whole GiB holding the msdos table,
+    # the root volume and the default 512 MiB of conversion headroom.
+    planned_gib = (snapshots["root_volume_size"] * 1024 + 1 + 512 + 1023) // 1024
+    destination = module("volume", migration_id=migration, purpose="destination", size=planned_gib, instance_id=worker)
 
     run = migration_lab.migrate([source], pv2hvm_worker_instance_id=worker, pv2hvm_launch_test_instance=False)
     assert run.rc == 0, run.explain()
