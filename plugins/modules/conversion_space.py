@@ -208,6 +208,8 @@ def main():
         required_one_of=[("root", "device")],
         supports_check_mode=True,
     )
+    if module.params["table_overhead_bytes"] < 0:
+        module.fail_json(msg="table_overhead_bytes must be 0 or more (1048576 for msdos, 3145728 for gpt).")
     root = module.params["root"]
     if root and not os.path.isdir(root):
         module.fail_json(msg=f"root {root} is not a directory: give the mount point of the root filesystem.")
