@@ -23,8 +23,10 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     definition["additional_build_files"][0]["src"] = str(tarball)
     definition_file = work / "execution-environment.yml"
     definition_file.write_text(yaml.safe_dump(definition), encoding="utf-8")
+    # Without a runtime, ansible-builder names the file by what is installed (podman: Containerfile, a
+    # fresh machine's docker: Dockerfile); make ee builds with podman, which reads Containerfile.
     result = tool("ansible-builder", "create", "-f", str(definition_file), "--context", str(work / "context"),
-                  env=galaxy_env(work))
+                  "--output-filename", "Containerfile", env=galaxy_env(work))
     assert result.returncode == 0, result.stdout + result.stderr
     return work / "context"
 
