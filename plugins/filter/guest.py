@@ -30,6 +30,7 @@ class FilterModule:
     def filters(self):
         return {
             "fstab_plan": _wrap(guest_config.fstab_plan),
+            "data_volume_ids": _wrap(guest_config.data_volume_ids),
             "kernel_args": _wrap(guest_config.kernel_args),
             "menu_lst_hvm": _wrap(guest_config.menu_lst_hvm),
             "menu_default_args": _wrap(guest_config.menu_default_args),

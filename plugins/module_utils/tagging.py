@@ -14,7 +14,9 @@ from typing import Dict, List, Optional
 
 TAG_MIGRATION = "pv2hvm:migration"
 TAG_PURPOSE = "pv2hvm:purpose"
-PURPOSES = ("working-copy", "destination", "image", "test-instance", "worker")
+# A data-copy volume also says which of the source's data volumes it copies (one per device name).
+TAG_SOURCE_DEVICE = "pv2hvm:source-device"
+PURPOSES = ("working-copy", "destination", "data-copy", "image", "test-instance", "worker")
 
 
 def migration_tags(migration_id: str, purpose: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -27,11 +29,13 @@ def migration_tags(migration_id: str, purpose: str, extra: Optional[Dict[str, st
     return tags
 
 
-def migration_filters(migration_id: str, purpose: Optional[str] = None) -> List[Dict[str, List[str]]]:
-    """EC2 Describe* filters that select one migration's resources (of one purpose)."""
+def migration_filters(migration_id: str, purpose: Optional[str] = None, source_device: Optional[str] = None) -> List[Dict[str, List[str]]]:
+    """EC2 Describe* filters that select one migration's resources (of one purpose, of one source device)."""
     filters = [{"Name": f"tag:{TAG_MIGRATION}", "Values": [migration_id]}]
     if purpose:
         filters.append({"Name": f"tag:{TAG_PURPOSE}", "Values": [purpose]})
+    if source_device:
+        filters.append({"Name": f"tag:{TAG_SOURCE_DEVICE}", "Values": [source_device]})
     return filters
 
 

@@ -29,12 +29,12 @@ options:
   purposes:
     description:
       - Only remove resources with these C(pv2hvm:purpose) tags. The default is all of them.
-      - For example V([working-copy, destination, test-instance, worker]) removes a finished migration's
+      - For example V([working-copy, destination, data-copy, test-instance, worker]) removes a finished migration's
         temporary resources and keeps its AMI and the AMI's snapshots.
     type: list
     elements: str
-    choices: [working-copy, destination, image, test-instance, worker]
-    default: [working-copy, destination, image, test-instance, worker]
+    choices: [working-copy, destination, data-copy, image, test-instance, worker]
+    default: [working-copy, destination, data-copy, image, test-instance, worker]
   wait_timeout:
     description:
       - How many seconds to wait for each instance to terminate and each volume to detach and go.
@@ -61,7 +61,7 @@ EXAMPLES = r"""
 - name: Remove a finished migration's temporary resources, keeping its AMI
   cloudops.pv2hvm.cleanup:
     migration_id: pv2hvm-i-0123456789abcdef0
-    purposes: [working-copy, destination, test-instance, worker]
+    purposes: [working-copy, destination, data-copy, test-instance, worker]
 
 - name: Remove everything of migrations that crashed more than a day ago
   cloudops.pv2hvm.cleanup:

@@ -8,11 +8,13 @@ module: volume
 version_added: 0.1.0
 short_description: Stage the EBS volumes of a PV to HVM migration on the worker instance
 description:
-  - Creates the two staging volumes of a migration - the C(working-copy) of the source's root (from a
-    snapshot) and the empty C(destination) - attaches them to the worker instance, detaches them, and
-    deletes them.
-  - A volume is found again by its tags C(pv2hvm:migration) and C(pv2hvm:purpose), so re-running a
-    migration reuses the volume it already made instead of creating another.
+  - Creates the staging volumes of a migration - the C(working-copy) of the source's root (from a
+    snapshot), the empty C(destination), and a C(data-copy) of each data volume (from its snapshot, only
+    read, to learn the filesystem ids fstab needs) - attaches them to the worker instance, detaches them,
+    and deletes them.
+  - A volume is found again by its tags C(pv2hvm:migration) and C(pv2hvm:purpose) (and
+    C(pv2hvm:source-device) for a data copy), so re-running a migration reuses the volume it already made
+    instead of creating another.
   - Attaching picks the first free device name from C(/dev/sdf) to C(/dev/sdp) and moves on to the next
     one when AWS answers that the name is in use, so several migrations can share one worker at once.
 author:
@@ -35,7 +37,13 @@ options:
     description:
       - What the volume is for; tagged as C(pv2hvm:purpose).
     type: str
-    choices: [working-copy, destination]
+    choices: [working-copy, destination, data-copy]
+  source_device_name:
+    description:
+      - For O(purpose=data-copy), the device name of the source's data volume this volume copies (for
+        example C(/dev/sdf)); tagged as C(pv2hvm:source-device), so each data volume has its own copy.
+      - Required with O(purpose=data-copy), not allowed with the other purposes.
+    type: str
   volume_id:
     description:
       - Act on this volume instead of looking it up by O(migration_id) and O(purpose).
@@ -131,6 +139,15 @@ EXAMPLES = r"""
     instance_id: "{{ pv2hvm_worker_instance_id }}"
   register: pv2hvm_destination
 
+- name: Copy the source's /dev/sdf data volume from its snapshot, to read its filesystem id on the worker
+  cloudops.pv2hvm.volume:
+    migration_id: "{{ pv2hvm_migration_id }}"
+    purpose: data-copy
+    source_device_name: /dev/sdf
+    snapshot_id: "{{ pv2hvm_data_snapshot_id }}"
+    instance_id: "{{ pv2hvm_worker_instance_id }}"
+  register: pv2hvm_data_copy
+
 - name: Detach the destination once the worker has converted it
   cloudops.pv2hvm.volume:
     migration_id: "{{ pv2hvm_migration_id }}"
@@ -217,6 +234,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_vo
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_instance
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_snapshot
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_volume
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_SOURCE_DEVICE
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import is_ours
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import migration_filters
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import migration_tags
@@ -248,7 +266,8 @@ class StagingVolume:
             return volume
         if not (self.params["migration_id"] and self.params["purpose"]):
             raise Pv2hvmError("Give volume_id, or migration_id and purpose, to say which volume to act on.")
-        found = find_volumes(self.client, migration_filters(self.params["migration_id"], self.params["purpose"]))
+        found = find_volumes(self.client, migration_filters(self.params["migration_id"], self.params["purpose"],
+                                                            self.params["source_device_name"]))
         if len(found) > 1:
             ids = ", ".join(sorted(v["VolumeId"] for v in found))
             raise Pv2hvmError(
@@ -325,7 +344,11 @@ class StagingVolume:
         if params["throughput"]:
             request["Throughput"] = params["throughput"]
         tags = migration_tags(params["migration_id"], params["purpose"], params["tags"])
-        tags.setdefault("Name", f"pv2hvm {params['migration_id']} {params['purpose']}")
+        name = f"pv2hvm {params['migration_id']} {params['purpose']}"
+        if params["source_device_name"]:
+            tags[TAG_SOURCE_DEVICE] = params["source_device_name"]
+            name += f" {params['source_device_name']}"
+        tags.setdefault("Name", name)
         request["TagSpecifications"] = tag_specifications("volume", tags)
         return request
 
@@ -478,7 +501,8 @@ def main() -> None:
         argument_spec=dict(
             state=dict(type="str", choices=["present", "detached", "absent"], default="present"),
             migration_id=dict(type="str"),
-            purpose=dict(type="str", choices=["working-copy", "destination"]),
+            purpose=dict(type="str", choices=["working-copy", "destination", "data-copy"]),
+            source_device_name=dict(type="str"),
             volume_id=dict(type="str"),
             snapshot_id=dict(type="str"),
             size=dict(type="int"),
@@ -497,6 +521,9 @@ def main() -> None:
         required_together=[("migration_id", "purpose")],
         supports_check_mode=True,
     )
+    if (module.params["purpose"] == "data-copy") != bool(module.params["source_device_name"]):
+        module.fail_json(msg="source_device_name goes with purpose=data-copy, and a data copy needs it: give the source's device name "
+                             "(e.g. /dev/sdf) of the data volume the copy is made from.")
     if module.params["device_name"] and not module.params["instance_id"]:
         module.fail_json(msg="device_name only makes sense with instance_id (the instance to attach to).")
     if module.params["size"] is not None and module.params["size"] < 1:

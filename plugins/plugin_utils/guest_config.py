@@ -82,6 +82,34 @@ def fstab_plan(content, root_id, device_ids=None, unresolved="nofail"):
     return {"content": new, "changes": changes, "unresolved": missing}
 
 
+def data_volume_ids(disks, source_devices, id_type="UUID"):
+    """The fstab ids of a source's data volumes, read from their copies on the worker.
+
+    disks: cloudops.pv2hvm.block_device results of the copies; source_devices: the source's device name
+    of each (/dev/sdf), in the same order. A filesystem on the whole disk is the source device itself;
+    partition N is the device name with N appended (/dev/sdf1), as the PV kernel named it. id_type
+    "LABEL" uses the label where there is one. Returns {"/dev/sdf": "UUID=...", "/dev/sdf1": "LABEL=..."};
+    a disk or partition without a filesystem id is left out, so fstab_plan treats it as unresolved.
+    """
+    if id_type not in ("UUID", "LABEL"):
+        raise ValueError("id_type must be UUID or LABEL, not %r" % (id_type,))
+    disks, source_devices = list(disks or []), list(source_devices or [])
+    if len(disks) != len(source_devices):
+        raise ValueError("data_volume_ids needs one source device name per disk, got %d disks and %d names"
+                         % (len(disks), len(source_devices)))
+    ids = {}
+    for disk, device in zip(disks, source_devices):
+        found = [(device, disk.get("filesystem"))]
+        found += [("%s%d" % (device, part["number"]), part.get("filesystem")) for part in disk.get("partitions") or []]
+        for name, filesystem in found:
+            filesystem = filesystem or {}
+            if id_type == "LABEL" and filesystem.get("label"):
+                ids[name] = "LABEL=" + filesystem["label"]
+            elif filesystem.get("uuid"):
+                ids[name] = "UUID=" + filesystem["uuid"]
+    return ids
+
+
 def _replace_first_field(line, value):
     return re.sub(r"^(\s*)\S+", lambda match: match.group(1) + value, line, count=1)
 

@@ -47,7 +47,8 @@ def pv_image(args: argparse.Namespace) -> int:
     image = build_pv_image(spec, rebuild=args.rebuild)
     print(json.dumps({
         "disk": str(image.disk), "kernel": str(image.kernel), "initrd": str(image.initrd),
-        "kernel_version": image.kernel_version, "fs_uuid": image.fs_uuid, "fstype": image.spec.fstype,
+        "kernel_version": image.kernel_version, "kernel_versions": list(image.kernel_versions),
+        "fs_uuid": image.fs_uuid, "fstype": image.spec.fstype,
         "root_device": image.spec.root_device, "cached": image.cached, "build_seconds": image.build_seconds,
     }), flush=True)
     return 0

@@ -18,6 +18,7 @@ emergency mode and a kernel panic end it too, each with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -41,6 +42,7 @@ FAILURES = (
     ("emergency mode", re.compile(r"You are in emergency mode[^\n]*|Give root password for maintenance[^\n]*")),
     ("kernel panic", re.compile(r"Kernel panic - not syncing[^\n]*")),
 )
+MAX_DATA_DISKS = 3  # IDE has four slots; the root takes one
 HARD_TIMEOUT = 420.0
 STALL_TIMEOUT = 120.0
 KVM_PROBE_SECONDS = 20.0
@@ -81,9 +83,13 @@ def boot(
     stall_timeout: float = STALL_TIMEOUT,
     memory_mib: int = 1024,
     nic: bool = False,
+    data_disks: tuple[Path, ...] = (),
 ) -> BootResult:
     """Boot an overlay of `disk` (raw) with the probe in it from its MBR on `bus`; wait for the probe's
-    report, a failure, or a timeout."""
+    report, a failure, or a timeout.
+
+    `data_disks` (raw, e.g. an AMI's data snapshots) are attached after the root on the same bus, each
+    through its own throw-away overlay, as the instance's data volumes: nvme1n1... on NVMe."""
     if bus not in BUSES:
         raise ValueError(f"bus {bus!r} is not supported; use one of {BUSES}")
     disk = Path(disk).resolve()
@@ -94,19 +100,29 @@ def boot(
     log_path = log_dir / f"{disk.stem}-{bus}.serial.log"
     bios_log_path = log_dir / f"{disk.stem}-{bus}.seabios.log"
     accel = "kvm" if kvm_boots_kernels() else "tcg"
-    with boot_probe.prepared_overlay(disk, log_dir / f"overlay-{bus}") as (overlay, init):
+    if len(data_disks) > MAX_DATA_DISKS:
+        raise ValueError(f"at most {MAX_DATA_DISKS} data disks can be attached, not {len(data_disks)}")
+    with contextlib.ExitStack() as stack:
+        overlay, init = stack.enter_context(boot_probe.prepared_overlay(disk, log_dir / f"overlay-{bus}"))
+        data = [stack.enter_context(boot_probe.plain_overlay(Path(extra).resolve(), log_dir / f"overlay-{bus}-data{number}"))
+                for number, extra in enumerate(data_disks, start=1)]
         argv = qemu_argv(overlay, bus, accel=accel, serial_log=log_path, bios_log=bios_log_path,
-                         memory_mib=memory_mib, nic=nic)
+                         memory_mib=memory_mib, nic=nic, data_disks=data)
         return _watch(argv, bus=bus, accel=accel, init=init, log_path=log_path, bios_log_path=bios_log_path,
                       hard_timeout=hard_timeout, stall_timeout=stall_timeout)
 
 
 def qemu_argv(disk: Path, bus: str, *, accel: str, serial_log: Path, bios_log: Path, memory_mib: int = 1024,
-              nic: bool = False) -> list[str]:
-    """qemu's command line for booting `disk` (a qcow2 overlay) from its MBR on `bus`."""
+              nic: bool = False, data_disks: list[Path] | tuple[Path, ...] = ()) -> list[str]:
+    """qemu's command line for booting `disk` (a qcow2 overlay) from its MBR on `bus`, with `data_disks`
+    (qcow2 overlays) after it: IDE slots in order, or one NVMe controller each as on Nitro."""
     drive = f"file={disk},format=qcow2,if=none,id=root"
     device = (["-device", "ide-hd,drive=root,bus=ide.0,unit=0,bootindex=0"] if bus == "ide"
               else ["-device", "nvme,drive=root,serial=vol0pv2hvmlab,bootindex=0"])
+    for number, extra in enumerate(data_disks, start=1):
+        device += ["-drive", f"file={extra},format=qcow2,if=none,id=data{number}"]
+        device += (["-device", f"ide-hd,drive=data{number},bus=ide.{number // 2},unit={number % 2}"] if bus == "ide"
+                   else ["-device", f"nvme,drive=data{number},serial=vol{number}pv2hvmlab"])
     return [
         "qemu-system-x86_64", "-machine", f"pc,accel={accel}", "-m", str(memory_mib), "-smp", "1",
         "-nodefaults", "-display", "none", "-no-reboot",

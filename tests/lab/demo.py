@@ -5,9 +5,12 @@
 3. register it as a PV AMI and launch a PV instance from it, and a worker (this machine);
 4. run playbooks/migrate_pv_to_hvm.yml on that instance, with localhost as the worker;
 5. boot the new AMI's root snapshot in qemu on IDE (Xen HVM) and on NVMe (Nitro), through an overlay
-   that holds the boot check's probe (any image works, not only the lab's);
+   that holds the boot check's probe (any image works, not only the lab's), with the AMI's data
+   snapshots attached as its data volumes (the lab's machine has one, mounted from /dev/xvdf);
 6. print the report and PASS/FAIL; the last line is one JSON object, with `boot_failure` (bus → reason)
-   when a boot failed. Exit 0 only if both boots pass.
+   when a boot failed, and what each boot read on its data mounts (`data_files`, with the lab data
+   volume's expected `data_volume`). Exit 0 only if both boots pass and, for the lab's machine, each
+   read its data volume's files.
 
 PV2HVM_DEMO_EE=1 (`make demo PV2HVM_DEMO_EE=1`, after `make ee`) runs step 4 as AWX does instead:
 ansible-navigator runs the playbook inside the execution environment, with the host network, and the
@@ -27,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.lab.endpoint import LAB_REGION, LabEndpoint
-from tests.lab.world import launch, register_lab_worker, register_pv_image, seed_pv_root
+from tests.lab.images import DATA_MOUNTPOINT, build_data_disk
+from tests.lab.world import data_snapshots, launch, register_lab_worker, register_pv_image, seed_pv_root
 from tests.support.modules import REPO_ROOT, module_env
 
 DEMO_IMAGE_ENV = "PV2HVM_DEMO_IMAGE"
@@ -129,8 +133,10 @@ def migrate_in_ee(lab: LabEndpoint, work: Path, source: str, worker: str) -> int
             return subprocess.run(command, cwd=project, env=ee.navigator_env(), check=False).returncode
 
 
-def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> tuple[dict[str, bool], dict[str, str]]:
-    """Boot the AMI's root snapshot on each bus; whether each booted, and why each failure failed."""
+def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> tuple[dict[str, bool], dict[str, str], dict[str, Any]]:
+    """Boot the AMI's root snapshot, with its data snapshots as data volumes, on each bus: whether each
+    booted, why each failure failed, and what each boot found on its data mounts (mount point ->
+    {"device", "files": "<count> <sha256>"})."""
     from tests.lab.bootcheck import BUSES, boot  # pylint: disable=import-outside-toplevel
 
     image = lab.client().describe_images(ImageIds=[image_id])["Images"][0]
@@ -140,14 +146,21 @@ def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> tuple[dict[str, 
         say(f"{DEMO_FAULT_ENV}=zero-mbr: zeroing the MBR of the AMI's root snapshot (a broken conversion)")
         with open(disk, "r+b") as handle:
             handle.write(bytes(512))
-    booted, failures = {}, {}
+    data = tuple(data_snapshots(lab, image_id))
+    booted, failures, data_files = {}, {}, {}
     for bus in BUSES:
-        result = boot(disk, bus, log_dir=work / "boot")
+        result = boot(disk, bus, log_dir=work / "boot", data_disks=data)
         say(f"boot on {bus}: {'PASS' if result.booted else 'FAIL'} in {result.seconds:.0f} s ({result.accel}) - {result.summary}")
         booted[bus] = result.booted
-        if not result.booted:
+        if result.booted and result.probe:
+            devices = {line.split()[1]: line.split()[0] for line in result.probe["mount"] if len(line.split()) == 3}
+            data_files[bus] = {directory: {"device": devices.get(directory, ""), "files": facts}
+                               for directory, facts in result.probe["files"].items()}
+            for directory, seen in data_files[bus].items():
+                say(f"  {seen['device']} mounted at {directory} on {bus}: {seen['files'].split()[0]} files read")
+        else:
             failures[bus] = result.reason
-    return booted, failures
+    return booted, failures, data_files
 
 
 def run() -> int:
@@ -159,7 +172,10 @@ def run() -> int:
         with LabEndpoint(data_dir=str(work / "ebs")) as lab:
             ec2 = lab.client()
             say(f"lab EC2 endpoint {lab.url}; registering {disk.name} as a PV AMI and instance")
-            pv = register_pv_image(ec2, name="demo-legacy-web", root_snapshot=seed_pv_root(lab, disk), data_volume=False)
+            # The lab's machine has a data volume at /dev/sdf (fstab: /dev/xvdf); a user's image gets none.
+            data = None if os.environ.get(DEMO_IMAGE_ENV) else build_data_disk(work / "data.img")
+            pv = register_pv_image(ec2, name="demo-legacy-web", root_snapshot=seed_pv_root(lab, disk), data_volume=data is not None,
+                                   data_snapshot=seed_pv_root(lab, data.disk, "data volume") if data else "")
             source = launch(ec2, pv.image_id, name="demo-legacy-web")
             worker = register_lab_worker(lab)
             summary["source"] = source
@@ -172,13 +188,20 @@ def run() -> int:
                 print(json.dumps(report, indent=2), flush=True)
             if rc == 0 and report.get("status") == "succeeded":
                 summary["hvm_image_id"] = report["image"]["image_id"]
-                summary["boot"], failures = boot_checks(lab, summary["hvm_image_id"], work)
+                summary["boot"], failures, summary["data_files"] = boot_checks(lab, summary["hvm_image_id"], work)
                 if failures:
                     summary["boot_failure"] = failures
+                if data:
+                    summary["data_volume"] = {"fstab": "/dev/xvdf", "uuid": data.fs_uuid, "files": f"{len(data.files)} {data.digest}"}
             else:
                 say(f"the migration failed (ansible-playbook exit code {rc})")
     summary["seconds"] = round(time.monotonic() - started, 1)
-    passed = summary["boot"]["ide"] and summary["boot"]["nvme"]
+    expected = summary.get("data_volume", {}).get("files")
+    data_read = not expected or all(files.get(DATA_MOUNTPOINT, {}).get("files") == expected
+                                    for files in summary.get("data_files", {}).values())
+    passed = summary["boot"]["ide"] and summary["boot"]["nvme"] and data_read
+    if not data_read:
+        say(f"the data volume's files were not all read at {DATA_MOUNTPOINT}: expected {expected}, got {summary['data_files']}")
     say("PASS" if passed else "FAIL")
     print(json.dumps(summary), flush=True)
     return 0 if passed else 1

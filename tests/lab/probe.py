@@ -7,7 +7,8 @@ finds the root filesystem on it (the partition, or the whole disk, that holds /e
 
 - `/usr/local/sbin/pv2hvm-probe`, a POSIX sh script that prints on ttyS0 how the system came up
   (mounted root device and type, fstab's root entry, `uname -r`, `/proc/cmdline`, the block-device
-  mounts and the network links), one `PV2HVM-PROBE key=value` line each, then `PV2HVM-PROBE-END`, and
+  mounts, each data mount's file count and content hash, and the network links), one
+  `PV2HVM-PROBE key=value` line each, then `PV2HVM-PROBE-END`, and
   powers off;
 - what starts it under the image's init: a systemd unit (multi-user.target), an Upstart job, or for
   sysvinit an `/etc/inittab` line.
@@ -30,6 +31,10 @@ from tests.lab.system import CommandError, losetup_attach, losetup_detach, mount
 PREFIX = "PV2HVM-PROBE"
 END = f"{PREFIX}-END"
 
+# For the directory in $dir: "<file count> <sha256 of the files' contents in path order>".
+FILES_FACTS = ("echo $(find \"$dir\" -xdev -type f | wc -l) "
+               "$(find \"$dir\" -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0 -r cat | sha256sum | cut -d' ' -f1)")
+
 SCRIPT = f"""#!/bin/sh
 # pv2hvm boot check probe (added to a throw-away overlay, never to the image under test).
 say() {{ echo "{PREFIX} $1" > /dev/ttyS0; }}
@@ -39,6 +44,11 @@ say "fstab_root=$(awk '$1 !~ /^#/ && $2 == "/" {{print $1}}' /etc/fstab)"
 say "kernel=$(uname -r)"
 say "cmdline=$(cat /proc/cmdline)"
 awk '$1 ~ /^\\/dev\\// {{print $1, $2, $3}}' /proc/mounts | while read -r line; do say "mount=$line"; done
+# Whether the data on every other disk mount is readable: its file count and the sha256 of the
+# files' contents in path order.
+awk '$1 ~ /^\\/dev\\// && $2 != "/" && $2 != "/boot" {{print $2}}' /proc/mounts | while read -r dir; do
+  say "files=$dir $({FILES_FACTS})"
+done
 if command -v ip >/dev/null 2>&1; then
   ip -o link | while read -r line; do say "link=$line"; done
 else
@@ -124,10 +134,11 @@ def install(root: Path) -> str:
 def parse(serial: str) -> dict[str, object] | None:
     """The probe's report from a serial log, once its END line is there (else None).
 
-    Single keys map to the last value seen; `mount` and `link` collect every line."""
+    Single keys map to the last value seen; `mount` and `link` collect every line, `files` maps each
+    mount point to "<count> <sha256>"."""
     if not any(line.strip() == END for line in serial.splitlines()):
         return None
-    report: dict[str, object] = {"mount": [], "link": []}
+    report: dict[str, object] = {"mount": [], "link": [], "files": {}}
     for line in serial.splitlines():
         line = line.strip()
         if not line.startswith(PREFIX + " ") or "=" not in line:
@@ -135,6 +146,9 @@ def parse(serial: str) -> dict[str, object] | None:
         key, value = line[len(PREFIX) + 1:].split("=", 1)
         if key in ("mount", "link"):
             report[key].append(value)  # type: ignore[union-attr]
+        elif key == "files" and " " in value:
+            directory, facts = value.split(" ", 1)
+            report["files"][directory] = facts  # type: ignore[index]
         else:
             report[key] = value
     return report
@@ -220,6 +234,19 @@ def prepared_overlay(disk: Path, workdir: Path) -> Iterator[tuple[Path, str | No
         with _fuse_view(overlay, workdir) as view:
             hooked = _inject(view)
         yield overlay, hooked
+    finally:
+        overlay.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def plain_overlay(disk: Path, workdir: Path) -> Iterator[Path]:
+    """A qcow2 overlay of `disk` with nothing added (a data volume): the guest may write to it, `disk`
+    stays as it was. Removed afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    overlay = workdir / f"{disk.stem}.qcow2"
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(disk), str(overlay)])
+    try:
+        yield overlay
     finally:
         overlay.unlink(missing_ok=True)
 

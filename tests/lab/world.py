@@ -32,14 +32,16 @@ def snapshot_of_new_volume(ec2: Any, size: int = 8, encrypted: bool = False) -> 
 
 
 def register_pv_image(
-    ec2: Any, name: str = "legacy-web", size: int = 8, data_volume: bool = True, root_snapshot: str = "", **extra: Any
+    ec2: Any, name: str = "legacy-web", size: int = 8, data_volume: bool = True, root_snapshot: str = "",
+    data_snapshot: str = "", **extra: Any
 ) -> PvImage:
-    """A PV AMI as EC2 had them: root on /dev/sda1, a data volume, an ephemeral disk, PV-GRUB kernel."""
+    """A PV AMI as EC2 had them: root on /dev/sda1, a data volume at /dev/sdf (empty, or `data_snapshot`),
+    an ephemeral disk, PV-GRUB kernel."""
     root = root_snapshot or snapshot_of_new_volume(ec2, size=size, encrypted=extra.pop("encrypted", False))
     mappings = [{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": root, "VolumeType": "standard"}}]
     data = ""
     if data_volume:
-        data = snapshot_of_new_volume(ec2, size=4)
+        data = data_snapshot or snapshot_of_new_volume(ec2, size=4)
         mappings.append({"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": data, "DeleteOnTermination": False}})
     mappings.append({"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"})
     request = dict(
@@ -72,16 +74,23 @@ def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
     return launch(ec2, register_worker_image(ec2), zone=zone, name="pv2hvm-worker")
 
 
-def seed_pv_root(lab: Any, image: Path) -> str:
-    """A snapshot holding a raw PV root image (needs the lab's data plane)."""
+def seed_pv_root(lab: Any, image: Path, what: str = "PV root") -> str:
+    """A snapshot holding a raw disk image, e.g. a PV root or a data volume (needs the lab's data plane)."""
     from tests.lab.ebs import size_in_gib  # pylint: disable=import-outside-toplevel
 
     ec2 = lab.client()
     volume = ec2.create_volume(Size=size_in_gib(image), AvailabilityZone=WORKER_AZ, VolumeType="standard")["VolumeId"]
     lab.ebs.write_image(volume, image)
-    snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"lab: PV root from {image.name}")["SnapshotId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"lab: {what} from {image.name}")["SnapshotId"]
     ec2.delete_volume(VolumeId=volume)
     return snapshot
+
+
+def data_snapshots(lab: Any, image_id: str) -> list[Path]:
+    """The files of an AMI's non-root EBS snapshots, in mapping order: its data volumes, to attach at boot."""
+    image = lab.client().describe_images(ImageIds=[image_id])["Images"][0]
+    return [lab.ebs.snapshot_file(m["Ebs"]["SnapshotId"]) for m in image["BlockDeviceMappings"]
+            if m["DeviceName"] != image["RootDeviceName"] and m.get("Ebs", {}).get("SnapshotId")]
 
 
 def register_lab_worker(lab: Any, zone: str = WORKER_AZ) -> str:

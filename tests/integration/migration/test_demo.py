@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 
 def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
+    """The lab's default machine: a data volume mounted from /dev/xvdf, a root that fills its volume."""
     run = subprocess.run([sys.executable, "-m", "tests.lab.demo"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800, check=False)
     lines = run.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
@@ -30,6 +31,15 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert report["source"]["virtualization_type"] == "paravirtual"
     assert report["readiness"]["nitro_ready"] is True and report["image"]["ena_support"] is True
     assert set(report["resources"]["deleted"]) >= set(report["resources"]["created"]) - {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
+    # The lab's PV machine mounts a data volume from /dev/xvdf (no nofail): on HVM its fstab names the
+    # filesystem by the UUID read from a copy of the data snapshot, and both boots read its files.
+    data = summary["data_volume"]
+    assert summary["data_files"]["nvme"]["/srv/appdata"] == {"device": "/dev/nvme1n1", "files": data["files"]}, summary
+    assert summary["data_files"]["ide"]["/srv/appdata"] == {"device": "/dev/sdb", "files": data["files"]}, summary
+    changed = {change["before"]: change["after"] for change in report["fstab"]["changes"]}
+    assert changed["/dev/xvdf\t/srv/appdata\text4\tdefaults\t0\t2"] == f"UUID={data['uuid']}\t/srv/appdata\text4\tdefaults\t0\t2"
+    assert report["fstab"]["data_volume_ids"] == {"/dev/sdf": f"UUID={data['uuid']}"}
+    assert report["fstab"]["unresolved"] == ["/dev/xvdb"], "only the instance-store disk is left to nofail"
 
 
 def run_demo(**env: str) -> tuple[subprocess.CompletedProcess[str], dict]:

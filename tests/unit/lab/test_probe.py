@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ PV2HVM-PROBE kernel=6.1.0-18-cloud-amd64
 PV2HVM-PROBE cmdline=BOOT_IMAGE=/boot/vmlinuz root=UUID=1234 ro net.ifnames=0
 PV2HVM-PROBE mount=/dev/nvme0n1p1 / ext4
 PV2HVM-PROBE mount=/dev/nvme1n1 /data ext4
+PV2HVM-PROBE files=/data 3 5f1c0a
 PV2HVM-PROBE link=2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500
 PV2HVM-PROBE-END
 """
@@ -28,6 +30,7 @@ def test_report_is_parsed_once_complete() -> None:
     assert report["cmdline"].endswith("net.ifnames=0")
     assert report["mount"] == ["/dev/nvme0n1p1 / ext4", "/dev/nvme1n1 /data ext4"]
     assert report["link"] == ["2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500"]
+    assert report["files"] == {"/data": "3 5f1c0a"}
 
 
 def test_partial_report_and_unit_description_are_not_a_boot() -> None:
@@ -82,3 +85,17 @@ def test_probe_is_hooked_into_the_image_init(tmp_path: Path, layout: dict[str, s
 def test_unknown_init_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot tell the init system"):
         probe.init_system(tmp_path)
+
+
+def test_files_facts_match_the_data_disks_digest(tmp_path: Path) -> None:
+    """The probe's hash of a data mount is what DataDisk.digest promises, so a test can compare them."""
+    from tests.lab.images import DataDisk  # pylint: disable=import-outside-toplevel
+
+    files = {"README": b"a\n", "config/app.ini": b"b\n", "orders/2013-11.csv": b"c\n"}
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "lost+found").mkdir()
+    facts = subprocess.run(["sh", "-c", probe.FILES_FACTS], env={"dir": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert facts == ["3", DataDisk(disk=tmp_path / "x", fs_uuid="", files=files).digest]

@@ -211,3 +211,29 @@ def test_existing_volume_from_another_snapshot_is_reported(ec2: Any, module: Any
     stage(module, purpose="working-copy", snapshot_id=first, availability_zone=WORKER_AZ)
     result = stage(module, purpose="working-copy", snapshot_id=second, availability_zone=WORKER_AZ)
     assert result.failed and f"created from {first}, not {second}" in result["msg"]
+
+
+def test_each_data_volume_gets_its_own_copy_found_again_by_its_source_device(ec2: Any, module: Any) -> None:
+    worker = launch_worker(ec2)
+    first, second = snapshot_of_new_volume(ec2, size=4), snapshot_of_new_volume(ec2, size=2)
+    sdf = stage(module, purpose="data-copy", source_device_name="/dev/sdf", snapshot_id=first, instance_id=worker)
+    sdg = stage(module, purpose="data-copy", source_device_name="/dev/sdg", snapshot_id=second, instance_id=worker)
+    assert not sdf.failed and not sdg.failed, (sdf, sdg)
+    assert sdf.changed and sdg.changed and sdf["volume_id"] != sdg["volume_id"]
+    assert {sdf["device_name"], sdg["device_name"]} == {"/dev/sdf", "/dev/sdg"}, "two free slots of the worker"
+    tags = sdg["volume"]["tags"]
+    assert (tags["pv2hvm:purpose"], tags["pv2hvm:source-device"], tags["Name"]) == ("data-copy", "/dev/sdg", f"pv2hvm {MIGRATION} data-copy /dev/sdg")
+    again = stage(module, purpose="data-copy", source_device_name="/dev/sdf", snapshot_id=first, instance_id=worker)
+    assert again.changed is False and again["volume_id"] == sdf["volume_id"]
+    gone = stage(module, purpose="data-copy", source_device_name="/dev/sdg", state="absent")
+    assert gone.changed and not gone.failed
+    assert [v["VolumeId"] for v in volumes_tagged(ec2, MIGRATION)] == [sdf["volume_id"]]
+
+
+def test_data_copy_and_source_device_name_go_together(ec2: Any, module: Any) -> None:
+    snapshot = snapshot_of_new_volume(ec2, size=4)
+    before = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    for args in ({"purpose": "data-copy"}, {"purpose": "working-copy", "source_device_name": "/dev/sdf"}):
+        result = stage(module, snapshot_id=snapshot, availability_zone=WORKER_AZ, **args)
+        assert result.failed and "source_device_name goes with purpose=data-copy" in result["msg"], result
+    assert {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]} == before

@@ -105,3 +105,34 @@ def test_readiness_counts_builtin_and_initramfs_drivers() -> None:
     not_ready = gc.boot_readiness(["6.1.0-1-cloud-amd64"], availability, {}, "/dev/xvde1 / ext4 defaults 0 1\n", ROOT,
                                   "console=hvc0", "nvme_core.io_timeout=4294967295")
     assert not not_ready["xen_blkfront"] and not not_ready["fstab_by_uuid"] and not not_ready["nitro_ready"]
+
+
+WHOLE_DISK = {"filesystem": {"type": "ext4", "label": "appdata", "uuid": "aaaa-1"}, "partitions": []}
+PARTITIONED = {"filesystem": None, "partitions": [
+    {"number": 1, "filesystem": {"type": "xfs", "label": None, "uuid": "bbbb-1"}},
+    {"number": 2, "filesystem": None},
+]}
+EMPTY = {"filesystem": None, "partitions": []}
+
+
+def test_data_volume_ids_name_whole_disks_and_partitions_by_the_source_device() -> None:
+    ids = gc.data_volume_ids([WHOLE_DISK, PARTITIONED, EMPTY], ["/dev/sdf", "/dev/sdg", "/dev/sdh"])
+    assert ids == {"/dev/sdf": "UUID=aaaa-1", "/dev/sdg1": "UUID=bbbb-1"}, "no id for a partition or disk without a filesystem"
+    labels = gc.data_volume_ids([WHOLE_DISK, PARTITIONED], ["/dev/sdf", "/dev/sdg"], "LABEL")
+    assert labels == {"/dev/sdf": "LABEL=appdata", "/dev/sdg1": "UUID=bbbb-1"}, "LABEL where there is one, else UUID"
+
+
+def test_data_volume_ids_resolve_the_xvd_alias_in_fstab() -> None:
+    """The mapping says /dev/sdf and /dev/sdg; the PV guest's fstab says /dev/xvdf and /dev/xvdg1."""
+    ids = gc.data_volume_ids([WHOLE_DISK, PARTITIONED], ["/dev/sdf", "/dev/sdg"])
+    fstab = "/dev/xvde1 / ext4 defaults 0 1\n/dev/xvdf /srv/appdata ext4 defaults 0 2\n/dev/xvdg1 /logs xfs defaults 0 0\n"
+    plan = gc.fstab_plan(fstab, ROOT, ids)
+    assert plan["content"].splitlines()[1:] == ["UUID=aaaa-1 /srv/appdata ext4 defaults 0 2", "UUID=bbbb-1 /logs xfs defaults 0 0"]
+    assert plan["unresolved"] == [] and "nofail" not in plan["content"]
+
+
+def test_data_volume_ids_refuse_mismatched_input() -> None:
+    with pytest.raises(ValueError, match="one source device name per disk"):
+        gc.data_volume_ids([WHOLE_DISK], [])
+    with pytest.raises(ValueError, match="UUID or LABEL"):
+        gc.data_volume_ids([WHOLE_DISK], ["/dev/sdf"], "PARTUUID")
