@@ -53,12 +53,22 @@ def test_check_mode_shows_the_diff_and_writes_nothing(pv_copy: Path, tmp_path: P
     assert "+GRUB_CMDLINE_LINUX=" in process.stdout
 
 
+def keep_one_kernel(root: Path) -> str:
+    """Remove all but one of the lab image's kernels (it has two); return the one kept."""
+    version, *others = sorted(path.name.removeprefix("vmlinuz-") for path in (root / "boot").glob("vmlinuz-*"))
+    for other in others:
+        for path in (root / "boot").glob(f"*-{other}"):
+            path.unlink()
+        shutil.rmtree(root / "lib/modules" / other)
+    return version
+
+
 def test_refuses_an_image_with_only_xen_pv_kernels(pv_copy: Path, tmp_path: Path) -> None:
     playbook = write_playbook(tmp_path)
     with loop_device(pv_copy) as device, mounted(device) as root:
-        # Turn the only kernel into a xenlinux one, as on a Debian 5 "-xen-amd64" PV guest: its build
-        # configuration (not its name) says it boots only as a Xen PV guest.
-        version = next((root / "boot").glob("vmlinuz-*")).name.removeprefix("vmlinuz-")
+        # A Debian 5 "-xen-amd64" PV guest has one kernel, a xenlinux one: keep one of the lab image's
+        # kernels and turn it into that; its build configuration (not its name) says it boots only as Xen PV.
+        version = keep_one_kernel(root)
         pv_only = "2.6.26-2-xen-amd64"
         (root / "boot" / f"vmlinuz-{version}").rename(root / f"boot/vmlinuz-{pv_only}")
         (root / "boot" / f"config-{version}").rename(root / f"boot/config-{pv_only}")
@@ -79,7 +89,7 @@ def test_debian6_pvops_xen_kernel_is_not_refused_and_boots_by_default(pv_copy: P
     """Debian 6's 2.6.32-5-xen-amd64 is pvops (CONFIG_XEN, no CONFIG_X86_64_XEN): it boots as HVM."""
     playbook = write_playbook(tmp_path)
     with loop_device(pv_copy) as device, mounted(device) as root:
-        version = next((root / "boot").glob("vmlinuz-*")).name.removeprefix("vmlinuz-")
+        version = keep_one_kernel(root)  # a Debian 6 guest with its one kernel
         pvops = "2.6.32-5-xen-amd64"
         for name in ("vmlinuz", "config", "initrd.img"):
             (root / "boot" / f"{name}-{version}").rename(root / f"boot/{name}-{pvops}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.images import PVImage, build_pv_image
+from tests.lab.images import PVImage, build_data_disk, build_pv_image
 from tests.lab.system import loop_device, mounted, run
 
 pytestmark = pytest.mark.root
@@ -30,8 +30,16 @@ def test_pv_configuration_inside(pv_image: PVImage) -> None:
         assert not [path for path in (root / "etc/systemd/system").rglob("*") if "pv2hvm" in path.name]
         assert not (root / "usr/sbin/grub-install").exists(), "the PV image must have no boot loader"
         assert not (root / "etc/default/grub").exists()
-    assert kernels == [f"vmlinuz-{pv_image.kernel_version}"] and pv_image.kernel_version.endswith("-cloud-amd64")
+    # Two kernels, as a kept-up-to-date machine has: bookworm's and the newer one from backports, the
+    # menu's default (first entry); each with the guest's own arguments.
+    assert len(pv_image.kernel_versions) == 2 and pv_image.kernel_version == pv_image.kernel_versions[0]
+    assert kernels == sorted(f"vmlinuz-{version}" for version in pv_image.kernel_versions)
+    assert all(version.endswith("-cloud-amd64") for version in pv_image.kernel_versions)
+    assert pv_image.kernel_version.startswith("6.12.") and pv_image.kernel_versions[1].startswith("6.1.0-")
+    titles = [line for line in menu.splitlines() if line.startswith("title ")]
+    assert [title.rsplit(" ", 1)[-1] for title in titles] == list(pv_image.kernel_versions), menu
     assert "/dev/xvde1\t/\text4" in fstab
+    assert "/dev/xvdf\t/srv/appdata\text4\tdefaults\t0\t2" in fstab, "a data volume by PV device name, without nofail"
     assert "root (hd0)" in menu
     assert f"kernel /boot/vmlinuz-{pv_image.kernel_version} root=/dev/xvde1 ro console=hvc0" in menu
 
@@ -39,3 +47,11 @@ def test_pv_configuration_inside(pv_image: PVImage) -> None:
 def test_second_build_comes_from_the_cache(pv_image: PVImage) -> None:
     again = build_pv_image()
     assert again.cached and again.disk == pv_image.disk and again.fs_uuid == pv_image.fs_uuid
+
+
+def test_data_disk_is_an_ext4_volume_with_its_files(tmp_path) -> None:
+    data = build_data_disk(tmp_path / "data.img")
+    probe = run(["blkid", "--probe", "--output", "export", str(data.disk)])
+    assert "TYPE=ext4" in probe and "LABEL=appdata" in probe and f"UUID={data.fs_uuid}" in probe, probe
+    with loop_device(data.disk, read_only=True) as device, mounted(device, read_only=True, options="noload") as root:
+        assert {name: (root / name).read_bytes() for name in data.files} == data.files
