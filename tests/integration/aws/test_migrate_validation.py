@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +28,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, case: str) -> None:
+def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, case: str, tmp_path: Path) -> None:
     source = launch(ec2, register_pv_image(ec2).image_id)
     worker = launch_worker(ec2)
     overrides, message = CASES[case]
     extra = {"pv2hvm_source_instance_ids": [source], "pv2hvm_worker_instance_id": worker, "pv2hvm_worker_host": "localhost",
-             "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION}
+             "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION,
+             "pv2hvm_report_dir": str(tmp_path / "reports")}  # a refusal in the stage step still writes its report
     extra.update(overrides)
     if extra["pv2hvm_source_instance_ids"] == ["WORKER"]:
         extra["pv2hvm_source_instance_ids"] = [worker]
