@@ -57,7 +57,13 @@ def fstab_plan(content, root_id, device_ids=None, unresolved="nofail"):
         raise ValueError("unresolved must be one of %s, not %r" % (", ".join(UNRESOLVED_POLICIES), unresolved))
     if not re.match(r"^(UUID|LABEL)=\S+$", root_id or ""):
         raise ValueError("root_id must look like UUID=<uuid> or LABEL=<label>, not %r" % (root_id,))
-    device_ids = device_ids or {}
+    # An empty id (blkid found none) is no id: the entry stays unresolved.
+    device_ids = {name: value for name, value in (device_ids or {}).items() if value}
+    bad = sorted("%s: %r" % (name, value) for name, value in device_ids.items()
+                 if not re.match(r"^(UUID|LABEL|PARTUUID)=\S+$", str(value or "")))
+    if bad:
+        raise ValueError("device ids must look like UUID=<uuid>, LABEL=<label> or PARTUUID=<id>; fix %s "
+                         "(boot_config_device_ids / pv2hvm_device_ids)" % ", ".join(bad))
     lines = content.splitlines()
     changes, missing, has_root = [], [], False
     for entry in fstab_entries(content):

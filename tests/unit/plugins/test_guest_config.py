@@ -136,3 +136,13 @@ def test_data_volume_ids_refuse_mismatched_input() -> None:
         gc.data_volume_ids([WHOLE_DISK], [])
     with pytest.raises(ValueError, match="UUID or LABEL"):
         gc.data_volume_ids([WHOLE_DISK], ["/dev/sdf"], "PARTUUID")
+
+
+def test_fstab_refuses_a_device_id_that_is_not_an_fstab_id() -> None:
+    with pytest.raises(ValueError, match=r"UUID=<uuid>.*/dev/xvdf: 'data'.*pv2hvm_device_ids"):
+        gc.fstab_plan(FSTAB, ROOT, {"/dev/xvdf": "data"})
+
+
+def test_fstab_treats_an_empty_device_id_as_unknown() -> None:
+    plan = gc.fstab_plan(FSTAB, ROOT, {"/dev/xvdf": ""})
+    assert "/dev/sdf" in plan["unresolved"]
