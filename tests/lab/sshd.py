@@ -30,6 +30,7 @@ SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 PRIVSEP_DIR = Path("/run/sshd")
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
 
 
 def free_port() -> int:
@@ -53,6 +54,33 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             queue.append(child)
     return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited. A zombie has: an orphan waits there until PID 1 reaps
+    it, and a container's PID 1 may never do so."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def end(pids: list[int], timeout: float = STOP_TIMEOUT) -> list[int]:
+    """SIGTERM `pids`, wait up to `timeout` for them to exit, SIGKILL what is left; returns what still runs."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while [pid for pid in pids if running(pid)] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = [pid for pid in pids if running(pid)]
+        if not pids:
+            break
+    return pids
 
 
 def keygen(path: Path, comment: str) -> Path:
@@ -159,11 +187,8 @@ class LabSshd:
 
         Safe to call twice."""
         if self.process is not None and self.process.poll() is None:
-            for pid in descendants(self.process.pid):
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            # Connections first, and waited for: a signalled child is not gone the moment kill() returns.
+            end(descendants(self.process.pid))
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
