@@ -3,14 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters the guest roles use to inspect an image and rewrite its boot configuration.
 
-The logic lives in plugins/plugin_utils: guest_config.py (boot configuration text), guest_kernels.py
+The logic lives in plugins/plugin_utils: guest_config.py (boot configuration text), guest_support.py (which guests can be converted), guest_kernels.py
 (the image's kernels and the default one) and grub_menu.py (which kernel a GRUB menu boots).
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels, guest_support
 
 
 def _wrap(function):
@@ -35,6 +35,7 @@ class FilterModule:
             "menu_lst_hvm": _wrap(guest_config.menu_lst_hvm),
             "menu_default_args": _wrap(guest_config.menu_default_args),
             "os_identity": _wrap(guest_config.os_identity),
+            "os_support": _wrap(guest_support.os_support),
             "shell_var": _wrap(guest_config.shell_var),
             "module_availability": _wrap(guest_config.module_availability),
             "initramfs_modules": _wrap(guest_config.initramfs_modules),

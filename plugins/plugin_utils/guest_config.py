@@ -220,35 +220,49 @@ REDHAT_IDS = ("rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientifi
 def os_identity(os_release="", system_release="", redhat_release="", debian_version=""):
     """Which OS family and major version an image holds, from its release files (any may be empty).
 
-    Returns {"family": Debian|RedHat|Amazon, "distribution", "major_version"}; Amazon Linux 1
-    (VERSION_ID 2018.03 and friends) is major version "1". Raises ValueError when nothing matches.
+    Returns {"family": Debian|RedHat|Amazon|Suse|"", "distribution", "major_version", "pretty_name"};
+    Amazon Linux 1 (VERSION_ID 2018.03 and friends) is major version "1". family is "" for a guest
+    none of them matches; guest_support.os_support() then says why it cannot be converted.
     """
     release = parse_os_release(os_release)
     ident = release.get("ID", "").lower()
     like = release.get("ID_LIKE", "").lower().split()
     version = release.get("VERSION_ID", "")
     major = version.split(".")[0] if version else ""
+    first_line = (redhat_release or system_release or "").strip().splitlines()[:1]
+    pretty = release.get("PRETTY_NAME") or (first_line[0] if first_line else "")
+
+    def found(family, distribution, major_version):
+        return {"family": family, "distribution": distribution, "major_version": major_version,
+                "pretty_name": pretty or " ".join(part for part in (distribution, major_version) if part)}
+
     if ident == "amzn" or "amazon linux" in system_release.lower():
         if not major:
-            found = re.search(r"release\s+(\d+)", system_release)
-            major = found.group(1) if found else ""
-        if major.isdigit() and int(major) > 2000:
+            matched = re.search(r"release\s+(\d+)", system_release)
+            major = matched.group(1) if matched else ""
+        # Amazon Linux 1 counts in dated releases (2018.03); Amazon Linux 2023's VERSION_ID is "2023".
+        if major.isdigit() and int(major) > 2000 and ("." in version or not version):
             major = "1"
-        return {"family": "Amazon", "distribution": "Amazon", "major_version": major or "1"}
+        return found("Amazon", "Amazon", major or "1")
+    if ident in ("sles", "sled") or ident.startswith("opensuse") or "suse" in like:
+        return found("Suse", ident or "suse", major)
     if ident == "debian" or ident == "ubuntu" or "debian" in like:
         if not major and debian_version:
             major = debian_version.strip().split(".")[0]
-        return {"family": "Debian", "distribution": ident.capitalize() if ident != "debian" else "Debian", "major_version": major}
+        return found("Debian", ident.capitalize() if ident != "debian" else "Debian", major)
     if ident in REDHAT_IDS or "rhel" in like or "fedora" in like:
-        return {"family": "RedHat", "distribution": ident, "major_version": major}
+        return found("RedHat", ident, major)
     if redhat_release:
-        found = re.search(r"release\s+(\d+)", redhat_release)
-        name = redhat_release.split()[0].lower()
-        return {"family": "RedHat", "distribution": name, "major_version": found.group(1) if found else ""}
-    if debian_version:
-        return {"family": "Debian", "distribution": "Debian", "major_version": debian_version.strip().split(".")[0]}
-    raise ValueError("cannot tell the OS of the image: no usable /etc/os-release, /etc/system-release, "
-                     "/etc/redhat-release or /etc/debian_version")
+        matched = re.search(r"release\s+(\d+)", redhat_release)
+        return found("RedHat", redhat_release.split()[0].lower(), matched.group(1) if matched else "")
+    if debian_version and not ident:
+        if not pretty:
+            pretty = "Debian " + debian_version.strip()
+        return found("Debian", "Debian", debian_version.strip().split(".")[0])
+    if not pretty:
+        pretty = ident or ("an OS without /etc/os-release, /etc/system-release, /etc/redhat-release or "
+                           "/etc/debian_version")
+    return found("", ident, major)
 
 
 def shell_var(content, name, default=""):

@@ -75,9 +75,23 @@ def test_os_identity(files: tuple[str, str, str, str], expected: tuple[str, str]
     assert (identity["family"], identity["major_version"]) == expected
 
 
-def test_os_identity_unknown() -> None:
-    with pytest.raises(ValueError, match="cannot tell the OS"):
-        gc.os_identity("ID=gentoo\n")
+@pytest.mark.parametrize("files, expected", [
+    (("ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "Amazon Linux release 2023.6.20241212 (Amazon Linux)\n", "", ""), ("Amazon", "2023")),
+    (("", "Amazon Linux AMI release 2014.09\n", "", ""), ("Amazon", "1")),
+    (("", "", "Red Hat Enterprise Linux Server release 5.11 (Tikanga)\n", ""), ("RedHat", "5")),
+    (("NAME=\"SLES\"\nID=\"sles\"\nID_LIKE=\"suse\"\nVERSION_ID=\"12.5\"\n", "", "", ""), ("Suse", "12")),
+    (("ID=gentoo\nPRETTY_NAME=\"Gentoo Linux\"\n", "", "", ""), ("", "")),
+])
+def test_os_identity_more(files: tuple[str, str, str, str], expected: tuple[str, str]) -> None:
+    identity = gc.os_identity(*files)
+    assert (identity["family"], identity["major_version"]) == expected
+
+
+def test_os_identity_names_the_release() -> None:
+    assert gc.os_identity("", "", "CentOS release 5.11 (Final)\n")["pretty_name"] == "CentOS release 5.11 (Final)"
+    assert gc.os_identity("ID=gentoo\nPRETTY_NAME=\"Gentoo Linux\"\n")["pretty_name"] == "Gentoo Linux"
+    assert gc.os_identity("", "", "", "7.11\n")["pretty_name"] == "Debian 7.11"
+    assert "no /etc/os-release" in gc.os_identity()["pretty_name"].replace("without", "no")
 
 
 def test_set_shell_vars_replaces_first_removes_duplicates_and_absent() -> None:
