@@ -10,7 +10,7 @@ The logic lives in plugins/plugin_utils: guest_config.py (boot configuration tex
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels, guest_support
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels, guest_network, guest_support
 
 
 def _wrap(function):
@@ -36,6 +36,8 @@ class FilterModule:
             "menu_default_args": _wrap(guest_config.menu_default_args),
             "os_identity": _wrap(guest_config.os_identity),
             "os_support": _wrap(guest_support.os_support),
+            "kernel_interface_names": _wrap(guest_network.kernel_interface_names),
+            "persistent_net_rules": _wrap(guest_network.persistent_net_rules),
             "shell_var": _wrap(guest_config.shell_var),
             "module_availability": _wrap(guest_config.module_availability),
             "initramfs_modules": _wrap(guest_config.initramfs_modules),

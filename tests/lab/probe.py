@@ -7,7 +7,7 @@ finds the root filesystem on it (the partition, or the whole disk, that holds /e
 
 - `/usr/local/sbin/pv2hvm-probe`, a POSIX sh script that prints on ttyS0 how the system came up
   (mounted root device and type, fstab's root entry, `uname -r`, `/proc/cmdline`, the block-device
-  mounts, each data mount's file count and content hash, and the network links), one
+  mounts, each data mount's file count and content hash, the network links and their IPv4 addresses), one
   `PV2HVM-PROBE key=value` line each, then `PV2HVM-PROBE-END`, and
   powers off;
 - what starts it under the image's init: a systemd unit (multi-user.target), an Upstart job, or for
@@ -51,8 +51,9 @@ awk '$1 ~ /^\\/dev\\// && $2 != "/" && $2 != "/boot" {{print $2}}' /proc/mounts 
 done
 if command -v ip >/dev/null 2>&1; then
   ip -o link | while read -r line; do say "link=$line"; done
+  ip -o -4 addr show | while read -r line; do say "addr=$line"; done
 else
-  for link in /sys/class/net/*; do say "link=${{link##*/}}"; done
+  for link in /sys/class/net/*; do say "link=${{link##*/}} state $(cat "$link/operstate" 2>/dev/null)"; done
 fi
 echo "{END}" > /dev/ttyS0
 sync
@@ -134,17 +135,17 @@ def install(root: Path) -> str:
 def parse(serial: str) -> dict[str, object] | None:
     """The probe's report from a serial log, once its END line is there (else None).
 
-    Single keys map to the last value seen; `mount` and `link` collect every line, `files` maps each
+    Single keys map to the last value seen; `mount`, `link` and `addr` collect every line, `files` maps each
     mount point to "<count> <sha256>"."""
     if not any(line.strip() == END for line in serial.splitlines()):
         return None
-    report: dict[str, object] = {"mount": [], "link": [], "files": {}}
+    report: dict[str, object] = {"mount": [], "link": [], "addr": [], "files": {}}
     for line in serial.splitlines():
         line = line.strip()
         if not line.startswith(PREFIX + " ") or "=" not in line:
             continue
         key, value = line[len(PREFIX) + 1:].split("=", 1)
-        if key in ("mount", "link"):
+        if key in ("mount", "link", "addr"):
             report[key].append(value)  # type: ignore[union-attr]
         elif key == "files" and " " in value:
             directory, facts = value.split(" ", 1)

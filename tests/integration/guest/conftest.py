@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from tests.lab.images import PVImage, build_pv_image
-from tests.lab.system import leftovers
+from tests.lab.system import leftovers, sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin"
@@ -39,6 +39,17 @@ def run_playbook(playbook: str, extra_vars: dict[str, str], *, check: bool = Fal
     if log:
         log.write_text(process.stdout + "\n--- stderr ---\n" + process.stderr, encoding="utf-8")
     return process
+
+
+def convert_image(source: Path, dest: Path, log: Path) -> str:
+    """Run convert_image.yml from `source` to `dest`; assert it succeeded without writing the source; its output."""
+    before = sha256_file(source)
+    process = run_playbook("cloudops.pv2hvm.convert_image",
+                           {"pv2hvm_source_image": str(source), "pv2hvm_dest_image": str(dest)}, log=log)
+    output = log.read_text(encoding="utf-8")
+    assert process.returncode == 0, output[-6000:]
+    assert sha256_file(source) == before, "the source image was written"
+    return output
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,35 @@ def test_debian6_pvops_xen_kernel_is_not_refused_and_boots_by_default(pv_copy: P
         process = run_playbook(playbook, {"target": str(root)}, check=True, log=tmp_path / "pvops.log")
     assert process.returncode == 0, process.stdout[-5000:] + process.stderr
     assert f"boots by default: {pvops}" in process.stdout
+
+
+# Ubuntu 12.04's PV console job, as its EC2 images ship it.
+UPSTART_HVC0 = """# hvc0 - getty
+#
+# This service maintains a getty on hvc0 from the point the system is
+# started until it is shut down again.
+
+start on stopped rc RUNLEVEL=[2345]
+stop on runlevel [!2345]
+
+respawn
+exec /sbin/getty -8 38400 hvc0
+"""
+
+
+def test_selinux_guest_gets_a_relabel_and_an_upstart_console_a_serial_job(pv_copy: Path, tmp_path: Path) -> None:
+    """Configuration-tested: an enforcing SELinux configuration and an Upstart hvc0 job, added to the lab image."""
+    playbook = write_playbook(tmp_path)
+    with loop_device(pv_copy) as device, mounted(device) as root:
+        (root / "etc/selinux").mkdir(parents=True, exist_ok=True)
+        (root / "etc/selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n", encoding="utf-8")
+        (root / "etc/init").mkdir(parents=True, exist_ok=True)
+        (root / "etc/init/hvc0.conf").write_text(UPSTART_HVC0, encoding="utf-8")
+        process = run_playbook(playbook, {"target": str(root)}, log=tmp_path / "selinux.log")
+        relabel = (root / ".autorelabel").is_file()
+        serial_job = (root / "etc/init/ttyS0.conf").read_text(encoding="utf-8") if (root / "etc/init/ttyS0.conf").exists() else ""
+        pv_job = (root / "etc/init/hvc0.conf").read_text(encoding="utf-8")
+    assert process.returncode == 0, process.stdout[-5000:] + process.stderr
+    assert relabel, "no /.autorelabel for an enforcing guest"
+    assert "exec /sbin/getty -8 115200 ttyS0" in serial_job and "hvc0" not in serial_job, serial_job
+    assert "start on stopped rc RUNLEVEL=[2345]" in serial_job and pv_job == UPSTART_HVC0

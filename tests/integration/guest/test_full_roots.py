@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import run_playbook
+from tests.integration.guest.conftest import convert_image, run_playbook
 from tests.lab import bootcheck
 from tests.lab.images import PVImage, PVImageSpec, build_pv_image
-from tests.lab.system import sha256_file
 
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
@@ -34,14 +33,8 @@ def full_image(fstype: str, fill: int) -> PVImage:
 def test_full_root_converts_with_no_size_set_and_boots(fstype: str, fill: int, tmp_path: Path) -> None:
     image = full_image(fstype, fill)
     assert image.disk.stat().st_size == GIB, "the filesystem must fill its 1 GiB volume"
-    before = sha256_file(image.disk)
     dest = tmp_path / "hvm.img"
-    log = tmp_path / "convert_image.log"
-    process = run_playbook("cloudops.pv2hvm.convert_image",
-                           {"pv2hvm_source_image": str(image.disk), "pv2hvm_dest_image": str(dest)}, log=log)
-    output = log.read_text(encoding="utf-8")
-    assert process.returncode == 0, output[-6000:]
-    assert sha256_file(image.disk) == before, "the source image was written"
+    output = convert_image(image.disk, dest, tmp_path / "convert_image.log")
     plan = re.search(r"Destination (\d+) bytes: the (\d+)-byte root filesystem", output)
     assert plan, output[-3000:]
     assert int(plan.group(2)) <= GIB < int(plan.group(1)) == dest.stat().st_size

@@ -19,6 +19,7 @@ PV2HVM-PROBE mount=/dev/nvme0n1p1 / ext4
 PV2HVM-PROBE mount=/dev/nvme1n1 /data ext4
 PV2HVM-PROBE files=/data 3 5f1c0a
 PV2HVM-PROBE link=2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500
+PV2HVM-PROBE addr=2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0
 PV2HVM-PROBE-END
 """
 
@@ -30,6 +31,7 @@ def test_report_is_parsed_once_complete() -> None:
     assert report["cmdline"].endswith("net.ifnames=0")
     assert report["mount"] == ["/dev/nvme0n1p1 / ext4", "/dev/nvme1n1 /data ext4"]
     assert report["link"] == ["2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500"]
+    assert report["addr"] == ["2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0"]
     assert report["files"] == {"/data": "3 5f1c0a"}
 
 

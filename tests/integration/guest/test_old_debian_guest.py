@@ -1,0 +1,56 @@
+"""An old-style Debian PV guest: GRUB 0.97 (grub-legacy) is its only boot loader, ifupdown brings up
+eth0 (Xen netfront's name) and udev's persistent-net rules bind eth0 to the PV instance's MAC.
+
+convert_image.yml must take the GRUB it finds installed (0.97, whose grub-install is not grub2's) and
+go the legacy way - grub.conf and the grub shell's `setup` run against the loop device - and keep
+eth0: the kernel gets net.ifnames=0 biosdevname=0, the MAC-bound rule goes. Then the image boots on
+IDE and NVMe with a NIC, and the probe sees eth0 up with a DHCP address.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.integration.guest.conftest import convert_image
+from tests.lab import bootcheck
+from tests.lab.images import PVImageSpec, build_pv_image
+from tests.lab.system import loop_device, mounted
+
+pytestmark = [pytest.mark.root, pytest.mark.qemu]
+
+OLD_GUEST = PVImageSpec(size_mib=1024, root_device="/dev/sda1", data_device="", kernel_args="elevator=noop",
+                        boot_loader="grub-legacy", network="ifupdown-eth0", persistent_net_rule=True)
+# qemu's user network hands out this address by DHCP.
+SLIRP_ADDRESS = "10.0.2.15/24"
+
+
+def test_grub_legacy_guest_converts_the_legacy_way_keeps_eth0_and_boots(tmp_path: Path) -> None:
+    image = build_pv_image(OLD_GUEST)
+    dest = tmp_path / "hvm.img"
+    output = convert_image(image.disk, dest, tmp_path / "convert_image.log")
+    assert "GRUB (legacy, image) in the MBR" in output, output[-3000:]
+
+    with loop_device(dest, partitions=True) as device, mounted(f"{device}p1", read_only=True) as root:
+        grub = root / "boot/grub"
+        assert (grub / "menu.lst").is_symlink() and str((grub / "menu.lst").readlink()) == "grub.conf"
+        assert (grub / "stage2").is_file() and not (grub / "i386-pc").exists() and not (grub / "grub.cfg").exists(), \
+            "grub2 was installed into a GRUB 0.97 guest"
+        kernel_lines = re.findall(r"(?m)^\s*kernel\s+(.*)$", (grub / "grub.conf").read_text(encoding="utf-8"))
+        assert kernel_lines and all("root=UUID=" in line and "net.ifnames=0" in line.split()
+                                    and "biosdevname=0" in line.split() for line in kernel_lines), kernel_lines
+        rules = (root / "etc/udev/rules.d/70-persistent-net.rules").read_text(encoding="utf-8")
+        assert "ATTR{address}" not in rules.replace("# ", ""), rules
+        assert list((root / "etc/udev/rules.d").glob("70-persistent-net.rules.*~")), "no backup of the rules"
+
+    for bus in bootcheck.BUSES:
+        result = bootcheck.boot(dest, bus, nic=True, log_dir=tmp_path / f"boot-{bus}")
+        assert result.booted, f"{result.reason}\n{result.tail()}"
+        assert result.probe["root"] == ("/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"), result.probe
+        assert "net.ifnames=0" in result.probe["cmdline"].split(), result.probe
+        links = {line.split(":")[1].strip(): line for line in result.probe["link"]}
+        assert "eth0" in links and "UP" in links["eth0"], result.probe["link"]
+        assert not [name for name in links if name.startswith("ens")], result.probe["link"]
+        assert [line for line in result.probe["addr"] if " eth0 " in f" {line} " and SLIRP_ADDRESS in line], result.probe
