@@ -62,7 +62,12 @@ def pv_only_reason(version, config=None):
     if config is not None:
         options = config_options(config)
         found = [name for name in PV_ONLY_OPTIONS if options.get(name) in ("y", "m")]
-        return "%s=%s in /boot/config-%s" % (found[0], options[found[0]], version) if found else ""
+        if found:
+            return "%s=%s in /boot/config-%s" % (found[0], options[found[0]], version)
+        # A 32-bit kernel without PAE runs as a Xen PV guest only: EC2's HVM needs PAE (NX) from it.
+        if options.get("CONFIG_X86_32") == "y" and options.get("CONFIG_X86_PAE") != "y":
+            return "a 32-bit kernel without PAE (CONFIG_X86_32=y, no CONFIG_X86_PAE=y in /boot/config-%s)" % version
+        return ""
     if PV_ONLY_NAME_RE.search(version):
         return "the name %s (a Xen-PV-only flavour; no /boot/config-%s)" % (version, version)
     if DEBIAN_XEN_FLAVOUR_RE.search(version) and release_series(version) < DEBIAN_PVOPS_XEN:

@@ -109,6 +109,10 @@ MODINFO_MIT_NVME = "admin_timeout:timeout in seconds for admin commands\nio_time
     # The configuration decides, not the name: a PV-only-looking name with a pvops build boots as HVM.
     ("2.6.32-312-ec2", DEBIAN6_PVOPS, ""),
     ("6.1.0-70-cloud-amd64", "CONFIG_X86_64_XEN=y\n", "CONFIG_X86_64_XEN=y in /boot/config-6.1.0-70-cloud-amd64"),
+    # 32-bit: Debian's 686 flavour has no PAE and boots only as Xen PV; 686-pae boots as HVM.
+    ("4.19.0-27-686", "CONFIG_X86_32=y\n# CONFIG_X86_PAE is not set\nCONFIG_XEN=y\n",
+     "a 32-bit kernel without PAE (CONFIG_X86_32=y, no CONFIG_X86_PAE=y in /boot/config-4.19.0-27-686)"),
+    ("4.19.0-27-686-pae", "CONFIG_X86_32=y\nCONFIG_X86_PAE=y\nCONFIG_XEN=y\n", ""),
 ])
 def test_pv_only_from_the_build_configuration(version: str, config: str, reason: str) -> None:
     assert gk.pv_only_reason(version, config) == reason
