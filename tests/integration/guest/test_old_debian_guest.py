@@ -49,7 +49,8 @@ def test_grub_legacy_guest_converts_the_legacy_way_keeps_eth0_and_boots(tmp_path
         result = bootcheck.boot(dest, bus, nic=True, log_dir=tmp_path / f"boot-{bus}")
         assert result.booted, f"{result.reason}\n{result.tail()}"
         assert result.probe["root"] == ("/dev/sda1" if bus == "ide" else "/dev/nvme0n1p1"), result.probe
-        assert "net.ifnames=0" in result.probe["cmdline"].split(), result.probe
+        # The guest's own argument from its PV menu.lst, through grub.conf (issue 14), and the eth0 ones.
+        assert {"elevator=noop", "net.ifnames=0", "biosdevname=0"} <= set(result.probe["cmdline"].split()), result.probe
         links = {line.split(":")[1].strip(): line for line in result.probe["link"]}
         assert "eth0" in links and "UP" in links["eth0"], result.probe["link"]
         assert not [name for name in links if name.startswith("ens")], result.probe["link"]
