@@ -5,8 +5,9 @@ An EC2 PV guest boots from an unpartitioned root disk: PV-GRUB (outside the gues
 to the Xen console `hvc0`. `build_pv_image()` makes exactly such a disk, shaped like a real machine:
 a filesystem that fills its whole-GiB volume, no partition table and no boot loader, fstab on the
 PV device names (root, and a data volume at /dev/xvdf that `build_data_disk()` makes), a menu entry
-per kernel (newest first and default; see BACKPORTS_KERNELS for why there is one), a getty on hvc0,
-and nothing else: no lab payload. The boot check (bootcheck.py) brings its own probe in an overlay, as it does
+per kernel (newest first and default; see BACKPORTS_KERNELS for why there is one), ifupdown bringing
+up eth0 (netfront's name) by DHCP, a getty on hvc0, and nothing else: no lab payload. Variants: GRUB 0.97
+installed, a stale persistent-net rule, a partitioned root, a nearly full root. The boot check (bootcheck.py) brings its own probe in an overlay, as it does
 for a user's image.
 
 Images are cached under `${PV2HVM_CACHE_DIR:-~/.cache/pv2hvm}/images/`, keyed by a hash of the
@@ -15,6 +16,7 @@ spec and of this file, so a second run reuses them. Run as root (mmdebstrap --mo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -45,6 +47,7 @@ ROOTFS_FORMAT = 2  # bump to rebuild every cached tree
 # tests/integration/guest/test_kernel_choice.py adds kernels to a copy instead.
 BACKPORTS_KERNELS: dict[str, tuple[str, str]] = {}
 SUPPORTED_ROOT_DEVICES = ("/dev/xvde1", "/dev/sda1")
+PARTITION_START = 1024 * 1024  # a partitioned root's first sector, as fdisk aligns it
 # The boot loader installed in the guest besides PV-GRUB's menu.lst: none (most PV images), or GRUB
 # 0.97 as Amazon Linux 1 and RHEL/CentOS 6 carry it (Debian's grub-legacy: its grub-install is 0.97's,
 # grub-common brings grub2's grub-mkconfig along).
@@ -77,16 +80,20 @@ class PVImageSpec:
     # nearly full root, as real machines have. 0 = as built.
     fill_percent: int = 0
     # The guest's own arguments on the PV menu's kernel line, as users set them (kept on HVM).
-    kernel_args: str = "elevator=noop net.ifnames=0 biosdevname=0"
+    kernel_args: str = "elevator=noop"
     # A data volume in fstab by its PV device name, the classic EC2 pattern (no nofail: the data
     # must be there). "" = none. `build_data_disk()` makes a volume for it.
     data_device: str = "/dev/xvdf"
     # A boot loader package installed in the guest (BOOT_LOADER_PACKAGES); "" = none.
     boot_loader: str = ""
-    # The guest's network configuration (NETWORK_PACKAGES); "" = none.
-    network: str = ""
+    # The guest's network configuration (NETWORK_PACKAGES): by default ifupdown on eth0, as Debian's PV
+    # machines have it; "" = none.
+    network: str = "ifupdown-eth0"
     # A 70-persistent-net.rules entry binding the PV instance's MAC address to eth0.
     persistent_net_rule: bool = False
+    # An msdos partition table with one partition from 1 MiB to the end of the volume holding the root
+    # (PV-GRUB "root (hd0,0)"), as some PV AMIs had; False = the whole disk is the filesystem.
+    partitioned: bool = False
 
     def validate(self) -> None:
         if self.fstype not in FSTYPES:
@@ -111,7 +118,7 @@ class PVImageSpec:
     @property
     def name(self) -> str:
         fill = f"-full{self.fill_percent}" if self.fill_percent else ""
-        extras = "".join(f"-{extra}" for extra in (self.boot_loader, self.network) if extra)
+        extras = "".join(f"-{extra}" for extra in (self.boot_loader, self.network, "part" if self.partitioned else "") if extra)
         return f"pv-{self.suite}-{self.fstype}-{Path(self.root_device).name}-{self.size_mib}m{fill}{extras}"
 
 
@@ -183,7 +190,8 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
         disk = work / "disk.img"
         _make_filesystem(spec, tree, disk)
         shutil.rmtree(tree)
-        fs_uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", str(disk)]).strip()
+        offset = ["--offset", str(PARTITION_START)] if spec.partitioned else []
+        fs_uuid = run(["blkid", "-p", *offset, "-s", "UUID", "-o", "value", str(disk)]).strip()
         info = {
             "spec": dataclasses.asdict(spec), "kernel_version": kernel_version,
             "kernel_versions": kernel_versions, "fs_uuid": fs_uuid,
@@ -259,7 +267,7 @@ def _configure_pv(spec: PVImageSpec, tree: Path) -> list[str]:
     # As update-grub (grub-legacy-ec2) writes it: one entry per kernel, newest first and default.
     entries = "\n".join(
         f"title Debian GNU/Linux {spec.suite}, kernel {kernel}\n"
-        "root (hd0)\n"
+        f"root {'(hd0,0)' if spec.partitioned else '(hd0)'}\n"
         f"kernel /boot/vmlinuz-{kernel} root={spec.root_device} ro console=hvc0 {spec.kernel_args}".rstrip() + "\n"
         f"initrd /boot/initrd.img-{kernel}\n" for kernel in kernels)
     _write(tree / "boot/grub/menu.lst",
@@ -287,6 +295,16 @@ def _version_key(version: str) -> tuple[int, ...]:
 def _make_filesystem(spec: PVImageSpec, tree: Path, disk: Path) -> None:
     with open(disk, "wb") as handle:
         handle.truncate(spec.size_mib * 1024 * 1024)
+    if spec.partitioned:
+        run(["sfdisk", "--quiet", str(disk)], stdin=f"label: dos\nstart={PARTITION_START // 512}, type=83\n")
+        with loop_device(disk, partitions=True) as device:
+            _populate(spec, tree, f"{device}p1")
+    else:
+        _populate(spec, tree, str(disk))
+
+
+def _populate(spec: PVImageSpec, tree: Path, disk: str) -> None:
+    """Make the root filesystem on `disk` (a file or a block device) from `tree`, filled as the spec says."""
     if spec.fstype == "ext4":
         # bookworm's mke2fs -d reads a directory, not a tarball. A GRUB 0.97 guest's ext4 is as the
         # e2fsprogs of its time made it (EL6, Amazon Linux 1): GRUB 0.97 reads neither 64-bit group
@@ -296,7 +314,9 @@ def _make_filesystem(spec: PVImageSpec, tree: Path, disk: Path) -> None:
     else:
         run(["mkfs.xfs", "-q", "-f", "-L", spec.label, str(disk)])
     if spec.fstype == "xfs" or spec.fill_percent:
-        with loop_device(disk) as device, mounted(device) as target:
+        with contextlib.ExitStack() as stack:
+            device = disk if disk.startswith("/dev/") else stack.enter_context(loop_device(Path(disk)))
+            target = stack.enter_context(mounted(device))
             if spec.fstype == "xfs":
                 run(["cp", "-a", f"{tree}/.", str(target)])
             if spec.fill_percent:

@@ -21,17 +21,19 @@ from tests.lab.images import PVImage, PVImageSpec, build_pv_image
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 GIB = 1024 ** 3
-CASES = [("ext4", 95), ("ext4", 99), ("xfs", 95), ("xfs", 99)]
+# (fstype, fill %, partitioned): whole-disk roots, and a partitioned one whose partition fills the volume.
+CASES = [("ext4", 95, False), ("ext4", 99, False), ("xfs", 95, False), ("xfs", 99, False), ("ext4", 95, True)]
 
 
-def full_image(fstype: str, fill: int) -> PVImage:
+def full_image(fstype: str, fill: int, partitioned: bool = False) -> PVImage:
     return build_pv_image(PVImageSpec(fstype=fstype, size_mib=1024, fill_percent=fill, root_device="/dev/sda1",
-                                      kernel_args="transparent_hugepage=never"))
+                                      kernel_args="transparent_hugepage=never", partitioned=partitioned))
 
 
-@pytest.mark.parametrize(("fstype", "fill"), CASES, ids=[f"{fstype}-{fill}" for fstype, fill in CASES])
-def test_full_root_converts_with_no_size_set_and_boots(fstype: str, fill: int, tmp_path: Path) -> None:
-    image = full_image(fstype, fill)
+@pytest.mark.parametrize(("fstype", "fill", "partitioned"), CASES,
+                         ids=[f"{fstype}-{fill}{'-partitioned' if part else ''}" for fstype, fill, part in CASES])
+def test_full_root_converts_with_no_size_set_and_boots(fstype: str, fill: int, partitioned: bool, tmp_path: Path) -> None:
+    image = full_image(fstype, fill, partitioned)
     assert image.disk.stat().st_size == GIB, "the filesystem must fill its 1 GiB volume"
     dest = tmp_path / "hvm.img"
     output = convert_image(image.disk, dest, tmp_path / "convert_image.log")

@@ -40,6 +40,9 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert changed["/dev/xvdf\t/srv/appdata\text4\tdefaults\t0\t2"] == f"UUID={data['uuid']}\t/srv/appdata\text4\tdefaults\t0\t2"
     assert report["fstab"]["data_volume_ids"] == {"/dev/sdf": f"UUID={data['uuid']}"}
     assert report["fstab"]["unresolved"] == ["/dev/xvdb"], "only the instance-store disk is left to nofail"
+    # Its network configuration names eth0 (ifupdown): the kernel keeps that name on Nitro.
+    assert report["network"]["kernel_interface_names"] == {"eth0": ["/etc/network/interfaces"]}, report["network"]
+    assert report["network"]["kernel_args"] == ["net.ifnames=0", "biosdevname=0"], report["network"]
 
 
 def run_demo(**env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
