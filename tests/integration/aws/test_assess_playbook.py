@@ -1,0 +1,61 @@
+"""assess.yml against a lab fleet: a verdict per source with its reason, three reports, and only reads."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.lab.capture import RequestLog
+from tests.lab.endpoint import LAB_REGION
+from tests.lab.world import backend, launch, register_pv_image
+from tests.support.modules import REPO_ROOT
+from tests.support.playbooks import run_playbook
+
+PLAYBOOK = REPO_ROOT / "playbooks" / "assess.yml"
+
+
+def test_fleet_assessment_reports_every_source_and_only_reads(lab: Any, ec2: Any, tmp_path: Path) -> None:
+    pv_instance = launch(ec2, register_pv_image(ec2, name="legacy-web").image_id, name="legacy-web")
+    store_instance = launch(ec2, register_pv_image(ec2, name="legacy-store").image_id)
+    backend().get_instance(store_instance).root_device_type = "instance-store"
+    pv_image = register_pv_image(ec2, name="legacy-db").image_id
+    hvm_image = register_pv_image(ec2, name="already-hvm", VirtualizationType="hvm").image_id
+    i386_image = register_pv_image(ec2, name="old-32", Architecture="i386").image_id
+    windows_image = register_pv_image(ec2, name="windows-2008").image_id
+    backend().amis[windows_image].platform = "windows"
+    counts = (len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
+              len(ec2.describe_images(Owners=["self"])["Images"]))
+    reports = tmp_path / "reports"
+    capture = tmp_path / "requests.jsonl"
+
+    run = run_playbook(PLAYBOOK, {
+        "pv2hvm_source_instance_ids": [pv_instance, store_instance],
+        "pv2hvm_source_image_ids": [pv_image, hvm_image, i386_image, windows_image],
+        "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(reports),
+    }, env=lab.env(), capture_file=str(capture))
+
+    assert run.rc == 0, run.explain()
+    records = {record["source"]: record for record in json.loads((reports / "pv2hvm-assessment.json").read_text(encoding="utf-8"))}
+    verdicts = {source: record["verdict"] for source, record in records.items()}
+    assert verdicts == {pv_instance: "migratable", store_instance: "refused", pv_image: "migratable",
+                        hvm_image: "already-hvm", i386_image: "migratable", windows_image: "refused"}
+    assert "instance-store root device" in records[store_instance]["reason"]
+    assert "Windows" in records[windows_image]["reason"]
+    web = records[pv_instance]
+    assert (web["name"], web["root_gib"], web["destination_gib"]) == ("legacy-web", 8, 9)
+    assert web["data_volumes"] == ["/dev/sdf"] and web["instance_store"] == ["/dev/sdb"]
+    assert web["suggested_instance_type"] == "t3.micro" and records[i386_image]["suggested_instance_type"] == "t2.micro"
+    rows = list(csv.DictReader((reports / "pv2hvm-assessment.csv").open(encoding="utf-8")))
+    assert sorted(row["source"] for row in rows) == sorted(records)
+    markdown = (reports / "pv2hvm-assessment.md").read_text(encoding="utf-8")
+    assert "migratable: 3, already-hvm: 1, refused: 2" in markdown
+    # A task of an included role is named after the role in the callback's output.
+    summary = [result["msg"] for result in run.task_results("cloudops.pv2hvm.pv2hvm : Summarise the assessment")]
+    assert summary and "6 sources: 3 migratable, 1 already-hvm, 2 refused" in summary[0], summary
+    # Read-only: only Describe* calls reached EC2, and nothing new exists.
+    operations = {call[0] for call in RequestLog.read(str(capture)).calls}
+    assert operations and all(name.startswith(("Describe", "List", "Get")) for name in operations), operations
+    assert (len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
+            len(ec2.describe_images(Owners=["self"])["Images"])) == counts
