@@ -59,3 +59,27 @@ def test_fleet_assessment_reports_every_source_and_only_reads(lab: Any, ec2: Any
     assert operations and all(name.startswith(("Describe", "List", "Get")) for name in operations), operations
     assert (len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
             len(ec2.describe_images(Owners=["self"])["Images"])) == counts
+
+
+def test_discovery_finds_every_pv_source_and_no_hvm_one(lab: Any, ec2: Any, tmp_path: Path) -> None:
+    pv_image = register_pv_image(ec2, name="legacy-web", data_volume=False).image_id
+    pv_instance = launch(ec2, pv_image)
+    hvm_image = register_pv_image(ec2, name="modern", data_volume=False, VirtualizationType="hvm").image_id
+    launch(ec2, hvm_image)
+    reports = tmp_path / "reports"
+    capture = tmp_path / "requests.jsonl"
+    run = run_playbook(PLAYBOOK, {"pv2hvm_assess_discover": True, "pv2hvm_aws_endpoint_url": lab.url,
+                                  "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(reports)},
+                       env=lab.env(), capture_file=str(capture))
+    assert run.rc == 0, run.explain()
+    records = json.loads((reports / "pv2hvm-assessment.json").read_text(encoding="utf-8"))
+    assert {(record["source"], record["verdict"]) for record in records} == {(pv_instance, "migratable"), (pv_image, "migratable")}
+    operations = {call[0] for call in RequestLog.read(str(capture)).calls}
+    assert "DescribeInstances" in operations and all(name.startswith("Describe") for name in operations), operations
+
+
+def test_nothing_to_assess_is_refused_with_what_to_give(lab: Any, ec2: Any, tmp_path: Path) -> None:
+    run = run_playbook(PLAYBOOK, {"pv2hvm_assess_discover": True, "pv2hvm_aws_endpoint_url": lab.url,
+                                  "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(tmp_path)}, env=lab.env())
+    assert run.rc != 0
+    assert any("Say what to assess" in failure and "discovery found none" in failure for failure in run.failures()), run.explain()
