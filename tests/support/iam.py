@@ -1,4 +1,4 @@
-"""The actions docs/iam-policy.json allows."""
+"""The actions docs/iam-policy.json (the migration) and docs/iam-policy-assess.json (the assessment) allow."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from tests.support.modules import REPO_ROOT
 IMPLIED_ACTIONS = {"CreateTags"}
 
 
-def policy_actions(prefix: str = "Pv2hvmModules") -> set[str]:
-    """EC2 action names (without `ec2:`) of the policy statements whose Sid starts with `prefix`."""
-    policy = json.loads((REPO_ROOT / "docs" / "iam-policy.json").read_text(encoding="utf-8"))
+def policy_actions(prefix: str = "Pv2hvmModules", document: str = "iam-policy.json") -> set[str]:
+    """EC2 action names (without `ec2:`) of the statements of docs/`document` whose Sid starts with `prefix`."""
+    policy = json.loads((REPO_ROOT / "docs" / document).read_text(encoding="utf-8"))
     actions: set[str] = set()
     for statement in policy["Statement"]:
         if statement["Sid"].startswith(prefix):

@@ -10,6 +10,7 @@ from typing import Any
 from tests.lab.capture import RequestLog
 from tests.lab.endpoint import LAB_REGION
 from tests.lab.world import backend, launch, register_pv_image
+from tests.support.iam import policy_actions
 from tests.support.modules import REPO_ROOT
 from tests.support.playbooks import run_playbook
 
@@ -57,6 +58,8 @@ def test_fleet_assessment_reports_every_source_and_only_reads(lab: Any, ec2: Any
     # Read-only: only Describe* calls reached EC2, and nothing new exists.
     operations = {call[0] for call in RequestLog.read(str(capture)).calls}
     assert operations and all(name.startswith(("Describe", "List", "Get")) for name in operations), operations
+    # docs/iam-policy-assess.json allows exactly what the assessment sends, all of it read-only.
+    assert operations == policy_actions("Pv2hvmAssess", "iam-policy-assess.json"), operations
     assert (len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
             len(ec2.describe_images(Owners=["self"])["Images"])) == counts
 
@@ -75,7 +78,7 @@ def test_discovery_finds_every_pv_source_and_no_hvm_one(lab: Any, ec2: Any, tmp_
     records = json.loads((reports / "pv2hvm-assessment.json").read_text(encoding="utf-8"))
     assert {(record["source"], record["verdict"]) for record in records} == {(pv_instance, "migratable"), (pv_image, "migratable")}
     operations = {call[0] for call in RequestLog.read(str(capture)).calls}
-    assert "DescribeInstances" in operations and all(name.startswith("Describe") for name in operations), operations
+    assert "DescribeInstances" in operations and operations <= policy_actions("Pv2hvmAssess", "iam-policy-assess.json"), operations
 
 
 def test_nothing_to_assess_is_refused_with_what_to_give(lab: Any, ec2: Any, tmp_path: Path) -> None:
