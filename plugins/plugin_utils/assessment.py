@@ -16,7 +16,14 @@ import io
 GIB_MIB = 1024
 # Columns of the CSV and Markdown reports, in order.
 COLUMNS = ("source", "kind", "name", "verdict", "reason", "architecture", "root_gib", "destination_gib",
-           "data_volumes", "instance_store", "kernel_id", "suggested_instance_type")
+           "data_volumes", "instance_store", "kernel_id", "suggested_instance_type", "estimated_minutes",
+           "estimated_migration_usd", "estimated_ami_usd_per_month")
+# What the estimates assume unless told otherwise (pv2hvm_assess_assumptions): the copy's rate (the whole
+# root volume, since its used bytes are unknown here), the fixed time of a migration (snapshot, staging,
+# GRUB and initramfs, registration, test boot), and gp3 volume and snapshot prices in USD per GiB-month.
+ASSUMPTIONS = {"copy_mib_per_second": 100, "fixed_minutes": 15, "volume_usd_per_gib_month": 0.08,
+               "snapshot_usd_per_gib_month": 0.05}
+HOURS_PER_MONTH = 730
 
 
 def _root_gib(info):
@@ -34,8 +41,26 @@ def destination_gib(root_gib, table_mib=1, headroom_mib=512):
     return (root_gib * GIB_MIB + table_mib + headroom_mib + GIB_MIB - 1) // GIB_MIB
 
 
-def assess_source(result, source, kind, table_mib=1, headroom_mib=512, nitro_type="t3.micro", xen_type="t2.micro"):
-    """One record from a source_info result (`result`, a failed one included) for `source` ("instance"/"image")."""
+def estimates(root_gib, dest_gib, assumptions=None):
+    """{estimated_minutes, estimated_migration_usd, estimated_ami_usd_per_month} of one migration.
+
+    The migration's EBS cost is its two temporary volumes (working copy and destination) for its
+    duration; the AMI's is its root snapshot per month, counted full (an upper bound)."""
+    rates = dict(ASSUMPTIONS, **(assumptions or {}))
+    minutes = rates["fixed_minutes"] + root_gib * 1024 / rates["copy_mib_per_second"] / 60
+    volume_hours = (root_gib + dest_gib) * minutes / 60
+    return {
+        "estimated_minutes": round(minutes),
+        "estimated_migration_usd": round(volume_hours * rates["volume_usd_per_gib_month"] / HOURS_PER_MONTH, 4),
+        "estimated_ami_usd_per_month": round(dest_gib * rates["snapshot_usd_per_gib_month"], 2),
+    }
+
+
+def assess_source(result, source, kind, table_mib=1, headroom_mib=512, nitro_type="t3.micro", xen_type="t2.micro",
+                  assumptions=None):
+    """One record from a source_info result (`result`, a failed one included) for `source` ("instance"/"image").
+
+    assumptions: overrides of ASSUMPTIONS for the estimates (migratable sources only)."""
     info = result or {}
     # The task runs source_info with failed_when: false, which clears `failed`: a refusal is a result with
     # a message (source_info's success has none), with or without the source's facts.
@@ -57,13 +82,17 @@ def assess_source(result, source, kind, table_mib=1, headroom_mib=512, nitro_typ
     suggested = "" if verdict != "migratable" else (xen_type if architecture == "i386" else nitro_type)
     reason = message if failed else (
         "32-bit: Xen HVM instance types only" if architecture == "i386" else "Nitro once the image has NVMe and ENA drivers")
-    return {
+    dest = destination_gib(root, table_mib, headroom_mib) if verdict == "migratable" and root else 0
+    record = {
         "source": source, "kind": kind, "name": info.get("name", ""), "verdict": verdict, "reason": reason,
         "architecture": architecture, "root_gib": root,
-        "destination_gib": destination_gib(root, table_mib, headroom_mib) if verdict == "migratable" and root else 0,
+        "destination_gib": dest,
         "data_volumes": data, "instance_store": ephemeral, "kernel_id": info.get("kernel_id", ""),
         "suggested_instance_type": suggested,
     }
+    record.update(estimates(root, dest, assumptions) if dest else
+                  {"estimated_minutes": 0, "estimated_migration_usd": 0, "estimated_ami_usd_per_month": 0})
+    return record
 
 
 def verdict_counts(records):

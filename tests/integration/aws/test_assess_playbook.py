@@ -35,6 +35,7 @@ def test_fleet_assessment_reports_every_source_and_only_reads(lab: Any, ec2: Any
         "pv2hvm_source_instance_ids": [pv_instance, store_instance],
         "pv2hvm_source_image_ids": [pv_image, hvm_image, i386_image, windows_image],
         "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(reports),
+        "pv2hvm_assess_assumptions": {"copy_mib_per_second": 1, "snapshot_usd_per_gib_month": 0.1},
     }, env=lab.env(), capture_file=str(capture))
 
     assert run.rc == 0, run.explain()
@@ -48,6 +49,8 @@ def test_fleet_assessment_reports_every_source_and_only_reads(lab: Any, ec2: Any
     assert (web["name"], web["root_gib"], web["destination_gib"]) == ("legacy-web", 8, 9)
     assert web["data_volumes"] == ["/dev/sdf"] and web["instance_store"] == ["/dev/sdb"]
     assert web["suggested_instance_type"] == "t3.micro" and records[i386_image]["suggested_instance_type"] == "t2.micro"
+    # 8 GiB at the given 1 MiB/s plus 15 minutes; a 9 GiB snapshot at the given price.
+    assert (web["estimated_minutes"], web["estimated_ami_usd_per_month"]) == (152, 0.9), web
     rows = list(csv.DictReader((reports / "pv2hvm-assessment.csv").open(encoding="utf-8")))
     assert sorted(row["source"] for row in rows) == sorted(records)
     markdown = (reports / "pv2hvm-assessment.md").read_text(encoding="utf-8")

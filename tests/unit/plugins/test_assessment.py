@@ -6,7 +6,7 @@ import csv
 import io
 
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.assessment import (
-    assess_source, assessment_csv, assessment_markdown, destination_gib, verdict_counts)
+    assess_source, assessment_csv, assessment_markdown, destination_gib, estimates, verdict_counts)
 
 PV_INSTANCE = {
     "failed": False, "source_type": "instance", "name": "legacy-web", "architecture": "x86_64", "kernel_id": "aki-919dcaf8",
@@ -50,3 +50,13 @@ def test_reports_hold_every_source() -> None:
     markdown = assessment_markdown(records)
     assert "migratable: 2, already-hvm: 0, refused: 1" in markdown
     assert markdown.count("\n| ") == 5 and "Windows \\| not" in markdown
+
+
+def test_estimates_follow_the_assumptions() -> None:
+    # 8 GiB at 100 MiB/s is about 1.4 min, plus 15 fixed; 17 GiB of gp3 for that time; a 9 GiB snapshot a month.
+    assert estimates(8, 9) == {"estimated_minutes": 16, "estimated_migration_usd": 0.0005, "estimated_ami_usd_per_month": 0.45}
+    slow = estimates(1000, 1001, {"copy_mib_per_second": 10})
+    assert slow["estimated_minutes"] == round(15 + 1000 * 1024 / 10 / 60)
+    assert slow["estimated_migration_usd"] == round(2001 * (15 + 1000 * 1024 / 10 / 60) / 60 * 0.08 / 730, 4) > 0
+    refused = assess_source({"failed": False, "msg": "no"}, "ami-1", "image")
+    assert (refused["estimated_minutes"], refused["estimated_ami_usd_per_month"]) == (0, 0)
