@@ -22,6 +22,8 @@ SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_
 
 PYTEST_ARGS ?=
 # Two pytest workers: the suite mixes waiting (module processes, apt in a chroot) with CPU (qemu).
+# worksteal: the slowest tests (migrations and boots) come last; an idle worker takes over the other's queue
+# instead of waiting while it runs them one by one (a fresh run left one worker idle for its last 15 min).
 PYTEST_WORKERS ?= 2
 # The bindep.txt profile `make setup` installs; `make ee` installs the `ee` profile the same way.
 BINDEP_PROFILE ?= test
@@ -86,7 +88,7 @@ integration: setup
 	pytest tests/integration $(PYTEST_ARGS)
 
 pytest: setup
-	pytest tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	pytest tests -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 demo: setup
 	python -m tests.lab.demo
