@@ -20,6 +20,7 @@ without a probe: it must fail to boot anyway, and the boot check says how.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import subprocess
 import time
@@ -175,15 +176,26 @@ def _fuse_view(overlay: Path, workdir: Path) -> Iterator[Path]:
             time.sleep(0.1)
         yield view
     finally:
+        if daemon.poll() is None and _is_mounted(view):
+            # Flush the export (FUSE fsync): the daemon writes the qcow2 overlay only from what reached it.
+            descriptor = os.open(view, os.O_RDWR)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
         daemon.terminate()
+        killed = False
         try:
             daemon.wait(timeout=30)
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait(timeout=30)
+            killed = True
         if _is_mounted(view):
             subprocess.run(["umount", "--lazy", str(view)], capture_output=True, check=False)
         view.unlink(missing_ok=True)
+        if killed:  # its last writes to the overlay may be missing: never boot that
+            raise RuntimeError(f"qemu-storage-daemon did not stop within 30 s; {overlay} may be incomplete")
 
 
 def _is_mounted(path: Path) -> bool:
@@ -219,6 +231,8 @@ def _inject(view: Path) -> str | None:
                 continue
         return None
     finally:
+        # Everything written through the loop device must be in the overlay before the daemon stops.
+        subprocess.run(["blockdev", "--flushbufs", device], capture_output=True, check=False)
         subprocess.run(["partx", "--delete", device], capture_output=True, check=False)
         losetup_detach(device)
 
