@@ -89,3 +89,14 @@ def test_nothing_to_assess_is_refused_with_what_to_give(lab: Any, ec2: Any, tmp_
                                   "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(tmp_path)}, env=lab.env())
     assert run.rc != 0
     assert any("Say what to assess" in failure and "discovery found none" in failure for failure in run.failures()), run.explain()
+
+
+def test_bad_assumptions_are_refused_with_what_to_give(lab: Any, ec2: Any, tmp_path: Path) -> None:
+    image = register_pv_image(ec2, name="legacy-db", data_volume=False).image_id
+    for bad in ({"copy_mib_per_second": 0}, {"copy_mbps": 100}, {"fixed_minutes": "soon"}):
+        run = run_playbook(PLAYBOOK, {"pv2hvm_source_image_ids": [image], "pv2hvm_assess_assumptions": bad,
+                                      "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION,
+                                      "pv2hvm_report_dir": str(tmp_path)}, env=lab.env())
+        assert run.rc != 0, bad
+        assert any("pv2hvm_assess_assumptions must map" in failure for failure in run.failures()), run.explain()
+        assert not (tmp_path / "pv2hvm-assessment.json").exists()
