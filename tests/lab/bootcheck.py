@@ -103,12 +103,12 @@ def boot(
     if len(data_disks) > MAX_DATA_DISKS:
         raise ValueError(f"at most {MAX_DATA_DISKS} data disks can be attached, not {len(data_disks)}")
     with contextlib.ExitStack() as stack:
-        overlay, init = stack.enter_context(boot_probe.prepared_overlay(disk, log_dir / f"overlay-{bus}"))
+        overlay, init, notes = stack.enter_context(boot_probe.prepared_overlay(disk, log_dir / f"overlay-{bus}"))
         data = [stack.enter_context(boot_probe.plain_overlay(Path(extra).resolve(), log_dir / f"overlay-{bus}-data{number}"))
                 for number, extra in enumerate(data_disks, start=1)]
         argv = qemu_argv(overlay, bus, accel=accel, serial_log=log_path, bios_log=bios_log_path,
                          memory_mib=memory_mib, nic=nic, data_disks=data)
-        return _watch(argv, bus=bus, accel=accel, init=init, log_path=log_path, bios_log_path=bios_log_path,
+        return _watch(argv, bus=bus, accel=accel, init=init, root_notes=notes, log_path=log_path, bios_log_path=bios_log_path,
                       hard_timeout=hard_timeout, stall_timeout=stall_timeout)
 
 
@@ -142,7 +142,7 @@ def failure_reason(log_text: str) -> str | None:
     return None
 
 
-def _watch(argv: list[str], *, bus: str, accel: str, init: str | None, log_path: Path, bios_log_path: Path,
+def _watch(argv: list[str], *, bus: str, accel: str, init: str | None, root_notes: list[str], log_path: Path, bios_log_path: Path,
            hard_timeout: float, stall_timeout: float) -> BootResult:
     started = time.monotonic()
     for path in (log_path, bios_log_path):
@@ -152,7 +152,8 @@ def _watch(argv: list[str], *, bus: str, accel: str, init: str | None, log_path:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)  # pylint: disable=consider-using-with
     last_size, last_progress = -1, started
     report: dict[str, Any] | None = None
-    reason = "" if init else "no root filesystem with /etc/fstab found on the disk: booted without the probe; "
+    reason = "" if init else (f"no root filesystem with /etc/fstab found on the disk ({'; '.join(root_notes) or 'nothing to try'}): "
+                              "booted without the probe; ")
     try:
         while True:
             exited = process.poll() is not None

@@ -20,6 +20,7 @@ without a probe: it must fail to boot anyway, and the boot check says how.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import subprocess
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from tests.lab.system import CommandError, losetup_attach, losetup_detach, mounted, run
+from tests.lab.system import CommandError, losetup_detach, mounted, run
 
 PREFIX = "PV2HVM-PROBE"
 END = f"{PREFIX}-END"
@@ -203,10 +204,14 @@ def _is_mounted(path: Path) -> bool:
         return any(line.split()[1:2] == [str(path)] for line in handle)
 
 
-def _root_candidates(device: str) -> list[str]:
-    """Partitions of `device` (after partx), then the whole device: where a root filesystem may be."""
-    names = run(["lsblk", "--noheadings", "--raw", "--output", "PATH", device]).split()
-    return [name for name in names if name != device] + [device]
+def _partitions(view: Path) -> list[tuple[int, int]]:
+    """(offset, size) in bytes of each partition in `view`'s table; [] when it has none."""
+    listing = subprocess.run(["sfdisk", "--json", str(view)], capture_output=True, text=True, check=False)
+    if listing.returncode != 0:  # no partition table: a PV disk, a zeroed MBR
+        return []
+    table = json.loads(listing.stdout)["partitiontable"]
+    sector = int(table.get("sectorsize", 512))
+    return [(int(part["start"]) * sector, int(part["size"]) * sector) for part in table.get("partitions", [])]
 
 
 def _fs_options(source: str) -> str:
@@ -216,30 +221,36 @@ def _fs_options(source: str) -> str:
     return "nouuid" if fstype == "xfs" else ""
 
 
-def _inject(view: Path) -> str | None:
-    """Install the probe into the root filesystem found in `view`; the init system, or None."""
-    device = losetup_attach(view)
-    try:
-        # No partition table (a PV disk, a zeroed MBR): partx finds nothing, the whole disk is tried.
-        subprocess.run(["partx", "--add", device], capture_output=True, check=False)
-        for source in _root_candidates(device):
-            try:
-                with mounted(source, options=_fs_options(source)) as root:
-                    if (root / "etc/fstab").is_file():
-                        return install(root)
-            except CommandError:  # not a mountable filesystem: try the next candidate
-                continue
-        return None
-    finally:
-        # Everything written through the loop device must be in the overlay before the daemon stops.
-        subprocess.run(["blockdev", "--flushbufs", device], capture_output=True, check=False)
-        subprocess.run(["partx", "--delete", device], capture_output=True, check=False)
-        losetup_detach(device)
+def _inject(view: Path) -> tuple[str | None, list[str]]:
+    """Install the probe into the root filesystem found in `view`: the init system it hooked (None: no
+    root found), and what each candidate showed.
+
+    Each partition gets its own loop device at the partition's offset, then the whole disk is tried.
+    Partition nodes (partx) are not used: their names are shared by every loop user on the machine."""
+    notes: list[str] = []
+    for offset, size in [*_partitions(view), (0, 0)]:
+        where = f"offset {offset}" + (f" size {size}" if size else " (whole disk)")
+        argv = ["losetup", "--find", "--show", "--offset", str(offset), *(["--sizelimit", str(size)] if size else []), str(view)]
+        device = run(argv).strip()
+        try:
+            with mounted(device, options=_fs_options(device)) as root:
+                if not (root / "etc/fstab").is_file():
+                    notes.append(f"{where}: mounted, no /etc/fstab")
+                    continue
+                return install(root), notes
+        except CommandError as error:  # not a mountable filesystem: try the next candidate
+            notes.append(f"{where}: {str(error).strip().splitlines()[-1] if str(error).strip() else 'mount failed'}")
+        finally:
+            # Everything written through the loop device must be in the overlay before the daemon stops.
+            subprocess.run(["blockdev", "--flushbufs", device], capture_output=True, check=False)
+            losetup_detach(device)
+    return None, notes
 
 
 @contextlib.contextmanager
-def prepared_overlay(disk: Path, workdir: Path) -> Iterator[tuple[Path, str | None]]:
-    """A qcow2 overlay of `disk` with the probe in it, and the init system it hooked (None: no root found).
+def prepared_overlay(disk: Path, workdir: Path) -> Iterator[tuple[Path, str | None, list[str]]]:
+    """A qcow2 overlay of `disk` with the probe in it, the init system it hooked (None: no root found),
+    and what the search for the root saw on each candidate.
 
     The overlay is removed afterwards; `disk` is only ever read."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -247,8 +258,8 @@ def prepared_overlay(disk: Path, workdir: Path) -> Iterator[tuple[Path, str | No
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(disk), str(overlay)])
     try:
         with _fuse_view(overlay, workdir) as view:
-            hooked = _inject(view)
-        yield overlay, hooked
+            hooked, notes = _inject(view)
+        yield overlay, hooked, notes
     finally:
         overlay.unlink(missing_ok=True)
 

@@ -49,13 +49,15 @@ def losetup_detach(device: str) -> None:
 def loop_device(image: Path, *, read_only: bool = False, partitions: bool = False) -> Iterator[str]:
     """A loop device for `image`, detached afterwards.
 
-    With partitions=True the partition nodes (loopNpM) are created with `partx -a`: this
-    machine kind's kernel does not scan partition tables on loop devices by itself.
+    With partitions=True the partition nodes (loopNpM) are made to match `image`'s table with
+    `partx -u`: this machine kind's kernel does not scan partition tables on loop devices by itself,
+    and it keeps a loop device's partition nodes after `losetup -d`, so a node left by an earlier
+    user of the same loopN must be resized or removed, not added (`partx -a` fails on it).
     """
     device = losetup_attach(image, read_only=read_only)
     try:
         if partitions:
-            run(["partx", "--add", device])
+            run(["partx", "--update", device])
         yield device
     finally:
         if partitions:
