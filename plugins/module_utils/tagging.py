@@ -16,6 +16,9 @@ TAG_MIGRATION = "pv2hvm:migration"
 TAG_PURPOSE = "pv2hvm:purpose"
 # A data-copy volume also says which of the source's data volumes it copies (one per device name).
 TAG_SOURCE_DEVICE = "pv2hvm:source-device"
+# Set on a migration's AMI once it is registered, boot-tested (or the test was turned off) and about to be
+# reported: a re-run then takes the migration as done, and cleanup keeps the AMI unless told otherwise.
+TAG_COMPLETED = "pv2hvm:completed"
 PURPOSES = ("working-copy", "destination", "data-copy", "image", "test-instance", "worker")
 
 

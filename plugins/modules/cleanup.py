@@ -13,7 +13,10 @@ description:
     - instances are terminated, volumes detached and deleted, AMIs deregistered, then snapshots deleted.
   - Only resources carrying a C(pv2hvm:migration) tag are ever touched, so a source instance, its volumes and
     its AMI are never found.
-  - In check mode it only lists what it would remove (a dry run).
+  - An AMI tagged C(pv2hvm:completed) - the finished result of a migration, registered and boot-tested - is kept,
+    with its snapshots, unless O(keep_completed=false). An AMI without it (a run that died before its boot test)
+    is removed like any temporary resource.
+  - In check mode it only lists what it would remove, and what it keeps and why (a dry run).
 author:
   - cloudops maintainers (@cloudops)
 options:
@@ -35,6 +38,12 @@ options:
     elements: str
     choices: [working-copy, destination, data-copy, image, test-instance, worker]
     default: [working-copy, destination, data-copy, image, test-instance, worker]
+  keep_completed:
+    description:
+      - Keep the AMIs tagged C(pv2hvm:completed), and their snapshots.
+      - Set V(false) to remove a finished migration's AMI as well, for example to undo a migration.
+    type: bool
+    default: true
   wait_timeout:
     description:
       - How many seconds to wait for each instance to terminate and each volume to detach and go.
@@ -63,29 +72,42 @@ EXAMPLES = r"""
     migration_id: pv2hvm-i-0123456789abcdef0
     purposes: [working-copy, destination, data-copy, test-instance, worker]
 
-- name: Remove everything of migrations that crashed more than a day ago
+- name: Remove everything of migrations that crashed more than a day ago, keeping their finished AMIs
   cloudops.pv2hvm.cleanup:
     older_than_hours: 24
+
+- name: Undo a migration, its finished AMI included
+  cloudops.pv2hvm.cleanup:
+    migration_id: pv2hvm-i-0123456789abcdef0
+    keep_completed: false
 """
 
 RETURN = r"""
 resources:
-  description: Every resource found, in the order it is (or would be) removed.
+  description:
+    - Every resource found, in the order it is (or would be) removed; those listed in RV(kept) stay.
+    - C(completed) is the AMI's C(pv2hvm:completed) tag (empty for everything else).
   returned: always
   type: list
   elements: dict
   sample:
-    - {"type": "volume", "id": "vol-0123", "migration": "pv2hvm-i-0123", "purpose": "destination", "created": "2026-11-24T10:00:00+00:00"}
+    - {"type": "volume", "id": "vol-0123", "migration": "pv2hvm-i-0123", "purpose": "destination",
+       "created": "2026-11-24T10:00:00+00:00", "completed": ""}
 removed:
   description: The IDs removed (empty in check mode).
   returned: always
   type: list
   elements: str
 kept:
-  description: Resources found but kept, with the reason (a snapshot still used by an AMI that is kept).
+  description:
+    - Resources found but kept, with the reason - a completed AMI (O(keep_completed)), or a snapshot still used
+      by an AMI that is kept.
   returned: always
   type: list
   elements: dict
+  sample:
+    - {"id": "ami-0123", "reason": "completed migration pv2hvm-i-0123 (boot-tested on i-0456 at 2026-12-03T10:00:00Z); set keep_completed: false to remove it"}
+    - {"id": "snap-0789", "reason": "used by AMI ami-0123, which is kept"}
 """
 
 import datetime
@@ -104,6 +126,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import delete_
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import deregister_image
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import detach_volume
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_instances
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_images
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_snapshots
@@ -111,6 +134,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_vo
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_volume
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import terminate_instances
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import PURPOSES
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_COMPLETED
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_MIGRATION
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_PURPOSE
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.waiters import WaitTimeout
@@ -143,6 +167,7 @@ def entry(kind: str, resource: Dict[str, Any]) -> Dict[str, Any]:
         "migration": tags.get(TAG_MIGRATION, ""),
         "purpose": tags.get(TAG_PURPOSE, ""),
         "created": created_at(kind, resource).isoformat(),
+        "completed": tags.get(TAG_COMPLETED, ""),
         "raw": resource,
     }
 
@@ -162,6 +187,16 @@ def selected(resources: List[Dict[str, Any]], params: Dict[str, Any]) -> List[Di
         cutoff = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=params["older_than_hours"])
         chosen = [r for r in chosen if datetime.datetime.fromisoformat(r["created"]) < cutoff]
     return chosen
+
+
+def completed_images(chosen: List[Dict[str, Any]], params: Dict[str, Any]) -> Dict[str, str]:
+    """The chosen AMIs to keep because their migration completed: AMI id -> why."""
+    if not params["keep_completed"]:
+        return {}
+    return {
+        item["id"]: f"completed migration {item['migration']} ({item['completed']}); set keep_completed: false to remove it"
+        for item in chosen if item["type"] == "image" and item["completed"]
+    }
 
 
 def snapshots_in_use(resources: List[Dict[str, Any]], chosen: List[Dict[str, Any]]) -> Dict[str, str]:
@@ -203,6 +238,7 @@ def main() -> None:
             migration_id=dict(type="str"),
             older_than_hours=dict(type="int"),
             purposes=dict(type="list", elements="str", choices=list(PURPOSES), default=list(PURPOSES)),
+            keep_completed=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=900),
         ),
         required_one_of=[("migration_id", "older_than_hours")],
@@ -214,23 +250,29 @@ def main() -> None:
     client = ec2_client(module)
     removed: List[str] = []
     kept: List[Dict[str, str]] = []
+    chosen: List[Dict[str, Any]] = []
+    to_remove: List[Dict[str, Any]] = []
     try:
         resources = find_all(client, params["migration_id"])
         chosen = selected(resources, params)
-        in_use = snapshots_in_use(resources, chosen)
-        for item in chosen:
-            if item["type"] == "snapshot" and item["id"] in in_use:
-                kept.append({"id": item["id"], "reason": f"used by AMI {in_use[item['id']]}, which is kept"})
-                continue
+        completed = completed_images(chosen, params)
+        kept.extend({"id": image_id, "reason": reason} for image_id, reason in completed.items())
+        in_use = snapshots_in_use(resources, [item for item in chosen if item["id"] not in completed])
+        kept.extend({"id": snapshot_id, "reason": f"used by AMI {image_id}, which is kept"}
+                    for snapshot_id, image_id in in_use.items() if any(item["id"] == snapshot_id for item in chosen))
+        kept_ids = {entry["id"] for entry in kept}
+        to_remove = [item for item in chosen if item["id"] not in kept_ids]
+        for item in to_remove:
             if not module.check_mode:
                 remove(client, item, params["wait_timeout"])
                 removed.append(item["id"])
     except WaitTimeout as error:
-        module.fail_json(msg=f"{error}. Run the cleanup again to finish.", removed=removed)
+        module.fail_json(msg=f"{error}. Run the cleanup again to finish.", removed=removed, kept=kept)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"Cleanup stopped after removing {len(removed)} resource(s); run it again to finish", removed=removed)
+        fail_aws(module, error, f"Cleanup stopped after removing {len(removed)} resource(s); run it again to finish",
+                 removed=removed, kept=kept)
     listed = [{key: value for key, value in item.items() if key != "raw"} for item in chosen]
-    changed = bool(removed) or (module.check_mode and len(listed) > len(kept))
+    changed = bool(removed) or (module.check_mode and bool(to_remove))
     module.exit_json(changed=changed, resources=listed, removed=removed, kept=kept)
 
 

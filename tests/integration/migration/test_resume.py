@@ -1,4 +1,5 @@
-"""A half-finished migration (staged by a run that died) resumes with what it left, creating no duplicates."""
+"""A half-finished migration resumes with what it left, creating no duplicates: staged by a run that died,
+or registered by a run that died before its boot test (done means registered, boot-tested and reported)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.support.modules import run_module
 pytestmark = pytest.mark.root
 
 
-def test_rerun_after_a_crash_reuses_the_staged_snapshots_and_volumes(migration_lab: Any) -> None:
+def test_reruns_after_crashes_reuse_what_was_left_and_finish_an_untested_ami(migration_lab: Any) -> None:
     source = migration_lab.pv_instance("legacy-app")
     worker = register_lab_worker(migration_lab.lab)
     migration = f"pv2hvm-{source}"
@@ -41,3 +42,28 @@ def test_rerun_after_a_crash_reuses_the_staged_snapshots_and_volumes(migration_l
     assert report["source"]["snapshots"][0]["snapshot_id"] == snapshots["root_snapshot_id"]
     assert {copy["volume_id"], destination["volume_id"]} <= set(report["resources"]["deleted"])
     assert sorted(migration_lab.tagged(migration)) == sorted([report["image"]["image_id"], *report["image"]["snapshot_ids"]])
+    image_id = report["image"]["image_id"]
+    assert report["completed"].startswith("not boot-tested pv2hvm_launch_test_instance=false "), report["completed"]
+
+    # What a run leaves when it dies after RegisterImage, before its boot test: the AMI, not completed.
+    migration_lab.ec2.delete_tags(Resources=[image_id], Tags=[{"Key": "pv2hvm:completed"}])
+    resumed = migration_lab.migrate([source], capture="resumed.jsonl", pv2hvm_worker_instance_id=worker)
+    assert resumed.rc == 0, resumed.explain()
+    requests = migration_lab.requests("resumed.jsonl")
+    for operation in ("CreateSnapshot", "CreateVolume", "AttachVolume", "RegisterImage"):
+        assert requests.of(operation) == [], f"a registered migration must not {operation} again"
+    launched = requests.of("RunInstances")
+    assert [r["ImageId"] for r in launched] == [image_id], "the re-run boot-tests the AMI it found"
+    # The lab image has NVMe and ENA: the readiness kept in the AMI's tag picks a Nitro type again.
+    assert launched[0]["InstanceType"] == "t3.micro"
+    report = migration_lab.report(source)
+    assert report["status"] == "succeeded" and report["resumed_image_id"] == image_id
+    tags = {t["Key"]: t["Value"] for t in migration_lab.ec2.describe_images(ImageIds=[image_id])["Images"][0]["Tags"]}
+    assert tags["pv2hvm:completed"].startswith(f"boot-tested on {report['test_instance']['instance_id']} t3.micro ")
+    assert report["completed"] == tags["pv2hvm:completed"]
+    assert sorted(migration_lab.tagged(migration)) == sorted([image_id, *report["image"]["snapshot_ids"]]), "the test instance is gone"
+
+    done = migration_lab.migrate([source], capture="done.jsonl", pv2hvm_worker_instance_id=worker)
+    assert done.rc == 0, done.explain()
+    assert migration_lab.requests("done.jsonl").of("RunInstances") == [], "a completed migration is not tested again"
+    assert migration_lab.report(source)["status"] == "already-done"
