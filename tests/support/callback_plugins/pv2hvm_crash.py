@@ -1,0 +1,68 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test-only callback: SIGKILL the controller when a named task is about to start, as a crash would.
+
+PV2HVM_CRASH_AT is the task's name (as written, without the role prefix); PV2HVM_CRASH_MODE is
+"tree" (ansible-playbook and every process under it, as when the controller machine dies) or
+"group" (its process group only: ansible-core 2.19 runs each worker in its own session, so a task
+in flight runs on, as on a remote worker). The kill comes before the task's workers start, so what
+the crash leaves is exactly what the tasks before it made."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+name: pv2hvm_crash
+type: aggregate
+short_description: kill the controller when a task starts (tests only)
+description: Kills ansible-playbook with SIGKILL when the task named in PV2HVM_CRASH_AT starts.
+requirements: [enabled in ANSIBLE_CALLBACKS_ENABLED]
+"""
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "pv2hvm_crash"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def v2_playbook_on_task_start(self, task, is_conditional):  # noqa: ARG002 (Ansible's signature)
+        if not os.environ.get("PV2HVM_CRASH_AT") or task.name != os.environ["PV2HVM_CRASH_AT"]:
+            return
+        with open(os.environ.get("PV2HVM_CRASH_LOG", os.devnull), "a", encoding="utf-8") as log:
+            log.write(f"killed at {task.name!r} ({os.environ.get('PV2HVM_CRASH_MODE', 'tree')})\n")
+        if os.environ.get("PV2HVM_CRASH_MODE", "tree") == "tree":
+            for pid in _descendants(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
