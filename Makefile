@@ -29,7 +29,7 @@ PYTEST_WORKERS ?= 2
 BINDEP_PROFILE ?= test
 
 .PHONY: help setup system-packages collection-link test lint yamllint ansible-lint sanity unit \
-        integration pytest build demo bench ee clean
+        integration pytest build demo bench faults ee clean
 
 help:
 	@echo "make setup     create .venv, install system packages (bindep.txt), link the collection"
@@ -41,6 +41,7 @@ help:
 	@echo "make build     ansible-galaxy collection build into .build/dist"
 	@echo "make ee        (root) build the AWX execution environment offline (podman, Debian base); prints the build time"
 	@echo "make bench     (root) disk_clone against dd on 4 GiB ext4 and xfs sources; fails if a target is missed"
+	@echo "make faults    the EC2 fault matrix: one line per step and fault (outcome, seconds, leaked resources)"
 
 setup: $(BIN)/.installed system-packages collection-link
 
@@ -97,6 +98,10 @@ demo: setup
 bench: setup
 	python -m tests.bench.disk_clone
 	python -m tests.bench.migration
+
+# The EC2 fault matrix, one line per case (the same cases are tests in `make test`).
+faults: setup
+	python -m tests.bench.faults
 
 build: setup
 	mkdir -p .build/dist

@@ -11,12 +11,16 @@ everything else raises botocore's ClientError for the module to report.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any, Dict, List, Optional
 
 try:
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -157,3 +161,32 @@ def error_code(error: Exception) -> str:
     if isinstance(error, botocore.exceptions.ClientError):
         return error.response.get("Error", {}).get("Code", "")
     return ""
+
+
+# What to do about the EC2 errors a migration meets in practice; every module adds it to its message.
+ADVICE = {
+    "RequestLimitExceeded": "EC2 kept throttling the requests after every retry: run it again later, or with fewer --forks.",
+    "Throttling": "EC2 kept throttling the requests after every retry: run it again later, or with fewer --forks.",
+    "InsufficientInstanceCapacity": (
+        "AWS has no capacity for that instance type in that Availability Zone right now: run it again later, or choose "
+        "another type (pv2hvm_test_instance_type) or another subnet (pv2hvm_test_subnet_id)."),
+    "InstanceLimitExceeded": "The account's instance quota in this Region is reached: stop instances you do not need or raise the quota.",
+    "VolumeLimitExceeded": (
+        "The account's EBS storage quota in this Region is reached: delete volumes you do not need, or raise the quota in "
+        "Service Quotas, then run it again."),
+    "SnapshotCreationPerVolumeRateExceeded": (
+        "EC2 allows only so many snapshots of one volume in a short time: wait a few minutes and run it again; the "
+        "snapshots already taken are reused."),
+    "SnapshotLimitExceeded": "The account's snapshot quota in this Region is reached: delete snapshots you do not need or raise the quota.",
+    "UnauthorizedOperation": "The credentials lack a permission this step needs: compare them with docs/iam-policy.json.",
+}
+
+
+def fail_aws(module: Any, error: Exception, what: str, **extra: Any) -> None:
+    """Fail with `what`, EC2's error and, where the error is a known one, what to do about it last."""
+    advice = ADVICE.get(error_code(error))
+    if not advice:
+        module.fail_json_aws(error, msg=what, **extra)
+    failure = dict(msg=f"{what}: {to_native(error).rstrip('.')}. {advice}", exception=traceback.format_exc(), **extra)
+    failure.update(camel_dict_to_snake_dict(getattr(error, "response", {}) or {}))
+    module.fail_json(**failure)

@@ -256,6 +256,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import create_
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import delete_snapshot
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import deregister_image
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.errors import Pv2hvmError
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_images
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_snapshots
@@ -526,7 +527,7 @@ def main() -> None:
     except WaitTimeout as error:
         module.fail_json(msg=f"{error}. Snapshots of large volumes take a while; run the task again to continue.", **image.result)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"EC2 refused an image operation (state {module.params['state']})")
+        fail_aws(module, error, f"EC2 refused an image operation (state {module.params['state']})")
     module.exit_json(changed=image.changed, **image.result)
 
 

@@ -239,6 +239,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.errors import Pv2hvmError
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_image
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_instance
@@ -431,7 +432,7 @@ def main() -> None:
     except Pv2hvmError as error:
         module.fail_json(msg=str(error))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="Could not describe the migration source")
+        fail_aws(module, error, "Could not describe the migration source")
     reason = refusal(source, module.params["allow_hvm"])
     if reason:
         module.fail_json(msg=reason, **source)

@@ -128,6 +128,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import create_snapshot
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_snapshots
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_image
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_instance
@@ -293,7 +294,7 @@ def main() -> None:
     except WaitTimeout as error:
         module.fail_json(msg=f"{error}. Run the task again to continue; the snapshots already taken are reused.")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="Could not snapshot the migration source")
+        fail_aws(module, error, "Could not snapshot the migration source")
     module.exit_json(changed=snapshots.changed, **result)
 
 

@@ -123,6 +123,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import console_output
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_instances
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import get_image
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import run_instance
@@ -223,7 +224,7 @@ def main() -> None:
             msg=f"The test instance did not pass: {error}. Look at its console output (EC2 console, Get system log) to see where the boot stopped."
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"EC2 refused a test-instance operation (state {module.params['state']})")
+        fail_aws(module, error, f"EC2 refused a test-instance operation (state {module.params['state']})")
     module.exit_json(**result)
 
 

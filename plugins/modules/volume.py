@@ -228,6 +228,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import create_
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import delete_volume
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import detach_volume
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.errors import Pv2hvmError
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import error_code
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_volumes
@@ -536,7 +537,7 @@ def main() -> None:
     except WaitTimeout as error:
         module.fail_json(msg=f"{error}. The volume may still get there; run the task again to continue.", **staging.result())
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"EC2 refused a volume operation (state {module.params['state']})")
+        fail_aws(module, error, f"EC2 refused a volume operation (state {module.params['state']})")
     module.exit_json(changed=staging.changed, **staging.result())
 
 

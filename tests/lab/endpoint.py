@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.lab import fidelity
+from tests.lab import faults, fidelity
 
 LAB_REGION = "us-east-1"
 LAB_ACCESS_KEY = "AKIAPV2HVMLAB0000000"
@@ -28,6 +28,8 @@ class LabEndpoint:
         self._stock_moto = stock_moto
         self._server: Any = None
         self.url = ""
+        # API faults a test arms (tests/lab/faults.py); none unless armed.
+        self.faults = faults.FAULTS
 
     def start(self) -> "LabEndpoint":
         # Stock moto seeds thousands of public AMIs per region; the lab needs none.
@@ -38,6 +40,8 @@ class LabEndpoint:
             sys.stderr.write("pv2hvm lab: the fidelity extension is DISABLED (stock moto)\n")
         else:
             fidelity.install()
+        faults.install()
+        self.faults.clear()
         # One access-log line per request drowns test output; errors still show.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         if self._data_dir:
@@ -56,6 +60,7 @@ class LabEndpoint:
         return self
 
     def stop(self) -> None:
+        self.faults.clear()
         if self._server is not None:
             self._server.stop()
             self._server = None
