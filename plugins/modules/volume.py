@@ -177,6 +177,13 @@ attachment_state:
   returned: always
   type: str
   sample: attached
+created:
+  description:
+    - Whether this run created the volume (in check mode - would create it). V(false) when it reused the volume an
+      earlier run of the migration made, or with O(state=detached) or O(state=absent).
+  returned: always
+  type: bool
+  sample: true
 volume:
   description: The volume as EC2 describes it, in snake_case; empty when it does not exist.
   returned: always
@@ -255,6 +262,7 @@ class StagingVolume:
         self.client = client
         self.params = module.params
         self.changed = False
+        self.created = False  # this run made the volume (a re-run reuses the one an earlier run made)
         self.volume: Optional[Dict[str, Any]] = None
         self.plan: Optional[Dict[str, Any]] = None  # the CreateVolume request check mode did not send
 
@@ -356,6 +364,7 @@ class StagingVolume:
     def create(self, instance: Optional[Dict[str, Any]]) -> None:
         request = self.create_request(instance)
         self.changed = True
+        self.created = True
         if self.module.check_mode:
             self.plan = request
             return
@@ -466,7 +475,7 @@ class StagingVolume:
     # ---- result --------------------------------------------------------------------
     def result(self) -> Dict[str, Any]:
         if self.volume is None:
-            result: Dict[str, Any] = {"volume_id": "", "device_name": "", "attachment_state": "detached", "volume": {}}
+            result: Dict[str, Any] = {"volume_id": "", "device_name": "", "attachment_state": "detached", "volume": {}, "created": self.created}
             if self.plan:
                 result["msg"] = f"would create a {self.plan['Size']} GiB {self.plan['VolumeType']} volume in {self.plan['AvailabilityZone']}"
             return result
@@ -478,6 +487,7 @@ class StagingVolume:
             "device_name": attachment["Device"] if attachment else "",
             "attachment_state": "attached" if attachment else "detached",
             "volume": volume,
+            "created": self.created,
         }
 
 

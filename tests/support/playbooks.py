@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def run_playbook(
     inventory: str | Path | None = None,
     timeout: float = 1800,
     python_interpreter: str | None = sys.executable,
+    own_session: bool = False,
 ) -> PlaybookRun:
     """ansible-playbook with the JSON callback; the checkout is the collection cloudops.pv2hvm.
 
@@ -91,9 +93,24 @@ def run_playbook(
         ANSIBLE_RETRY_FILES_ENABLED="0",
         ANSIBLE_LOCAL_TEMP=os.environ.get("TMPDIR", "/tmp"),
     )
-    process = subprocess.run(command, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
+    if own_session:
+        returncode, stdout, stderr = _run_in_own_session(command, run_env, timeout)
+    else:
+        process = subprocess.run(command, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
+        returncode, stdout, stderr = process.returncode, process.stdout, process.stderr
     try:
-        result = json.loads(process.stdout[process.stdout.index("{"):])
+        result = json.loads(stdout[stdout.index("{"):])
     except ValueError:
         result = {}
-    return PlaybookRun(process.returncode, process.stdout, process.stderr, result)
+    return PlaybookRun(returncode, stdout, stderr, result)
+
+
+def _run_in_own_session(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """ansible-playbook in a session of its own, its output in files: a test may kill its process group
+    (not pytest's), and the run is over when ansible-playbook is, even while a worker it left runs on."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, start_new_session=True)  # pylint: disable=consider-using-with
+        returncode = process.wait(timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return returncode, out.read(), err.read()

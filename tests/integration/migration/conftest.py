@@ -37,9 +37,10 @@ class MigrationLab:
     def pv_instance(self, name: str) -> str:
         return launch(self.ec2, self.pv.image_id, name=name)
 
-    def migrate(self, sources: list[str], capture: str = "requests.jsonl", env: dict[str, str] | None = None, **extra: Any) -> PlaybookRun:
+    def migrate(self, sources: list[str], capture: str = "requests.jsonl", env: dict[str, str] | None = None,
+                own_session: bool = False, **extra: Any) -> PlaybookRun:
         return run_playbook(PLAYBOOK, migration_vars(self.lab, self.work, sources, **extra), env={**self.lab.env(), **(env or {})},
-                            capture_file=str(self.work / capture), inventory=write_inventory(self.work))
+                            capture_file=str(self.work / capture), inventory=write_inventory(self.work), own_session=own_session)
 
     def requests(self, capture: str = "requests.jsonl") -> RequestLog:
         return RequestLog.read(str(self.work / capture))

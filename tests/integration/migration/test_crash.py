@@ -1,10 +1,13 @@
 """A controller killed in the chroot phase of the conversion (issue 17's worst case).
 
-The kill (SIGKILL of ansible-playbook and every process under it, tests/support/callback_plugins/
-pv2hvm_crash.py) comes as grub_install is about to refresh the image's package lists: the destination
-is mounted with the chroot's mounts inside, the worker's resolv.conf and a policy-rc.d that exits 101
-are in the image, its volume is attached. Then either cleanup.yml, given the worker, leaves nothing,
-or the same command again converges on one completed AMI whose root has no conversion leftovers."""
+The kill (tests/support/callback_plugins/pv2hvm_crash.py) comes in grub_install's package step:
+either SIGKILL of ansible-playbook and every process under it as the package lists are about to be
+refreshed (the controller machine dies), or SIGKILL of its process group only while the package
+install runs in the image (the task in flight runs on in its own session, as on a remote worker). Either way the
+destination stays mounted with the chroot's mounts inside, the worker's resolv.conf and a policy-rc.d
+that exits 101 are in the image, its volume is attached. Then cleanup.yml, given the worker, leaves
+nothing, or the same command again converges on one completed AMI whose root has no conversion
+leftovers."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from tests.support.playbooks import run_playbook
 pytestmark = pytest.mark.root
 
 CALLBACKS = REPO_ROOT / "tests" / "support" / "callback_plugins"
-CRASH_TASK = "Refresh the image's package lists"
+# (mode, the task it dies in, whether it dies while that task runs in the chroot rather than as it starts)
+TREE_BEFORE_REFRESH = ("tree", "Refresh the image's package lists", False)
+GROUP_DURING_INSTALL = ("group", "Install the GRUB package in the image", True)
 
 
 def mounts_under(path: Path) -> list[str]:
@@ -32,21 +37,28 @@ def mounts_under(path: Path) -> list[str]:
             if line.split()[1] == str(path) or line.split()[1].startswith(f"{path}/")]
 
 
-def crashed_migration(migration_lab: Any, name: str) -> tuple[str, str, Path]:
+def crashed_migration(migration_lab: Any, name: str, crash: tuple[str, str, bool] = TREE_BEFORE_REFRESH) -> tuple[str, str, Path]:
     """A migration killed in the chroot phase: (source, worker, its mount point)."""
+    mode, task, in_chroot = crash
     source = migration_lab.pv_instance(name)
     worker = register_lab_worker(migration_lab.lab)
     log = migration_lab.work / "crash.log"
     env = {"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "pv2hvm_crash",
-           "PV2HVM_CRASH_AT": CRASH_TASK, "PV2HVM_CRASH_MODE": "tree", "PV2HVM_CRASH_LOG": str(log)}
-    run = migration_lab.migrate([source], capture="crashed.jsonl", env=env, pv2hvm_worker_instance_id=worker)
-    assert run.rc == -9, f"the controller was to be killed at {CRASH_TASK!r}: {run.explain()}"
-    assert log.read_text(encoding="utf-8").startswith(f"killed at {CRASH_TASK!r}")
+           "PV2HVM_CRASH_AT": task, "PV2HVM_CRASH_MODE": mode, "PV2HVM_CRASH_LOG": str(log)}
+    if in_chroot:
+        env["PV2HVM_CRASH_IN_CHROOT"] = str(migration_lab.work / "mnt")
+    # In a session of its own: a process-group kill must not reach pytest.
+    run = migration_lab.migrate([source], capture="crashed.jsonl", env=env, own_session=True, pv2hvm_worker_instance_id=worker)
+    assert run.rc == -9, f"the controller was to be killed in {task!r}: {run.explain()}"
+    killed = log.read_text(encoding="utf-8")
+    assert killed.startswith(f"killed at {task!r} ({mode}) " + ("while " if in_chroot else "as it started")), killed
     mount_point = migration_lab.work / "mnt" / f"pv2hvm-{source}"
     left = mounts_under(mount_point)
     # What the crash left: the destination and the chroot's mounts in it, the conversion's files in it.
     assert str(mount_point) in left and len(left) > 1, left
-    assert (mount_point / "usr/sbin/policy-rc.d").is_file()
+    assert (mount_point / "usr/sbin/policy-rc.d").is_file(), (
+        f"no policy-rc.d in the image after the crash; {log.read_text(encoding='utf-8')}; in etc: "
+        f"{sorted(p.name for p in (mount_point / 'etc').glob('resolv.conf*'))}; last tasks: {run.stdout[-2000:]} {run.stderr[-2000:]}")
     return source, worker, mount_point
 
 
@@ -80,8 +92,10 @@ def test_cleanup_given_the_worker_removes_everything_a_chroot_phase_crash_left(m
     assert source_state(migration_lab, source) == before
 
 
-def test_rerun_after_a_chroot_phase_crash_converges_on_one_completed_ami_without_leftovers(migration_lab: Any) -> None:
-    source, worker, mount_point = crashed_migration(migration_lab, "crash-rerun")
+@pytest.mark.parametrize("crash", [TREE_BEFORE_REFRESH, GROUP_DURING_INSTALL], ids=["tree-killed", "group-killed-mid-task"])
+def test_rerun_after_a_chroot_phase_crash_converges_on_one_completed_ami_without_leftovers(
+        migration_lab: Any, crash: tuple[str, str, bool]) -> None:
+    source, worker, mount_point = crashed_migration(migration_lab, "crash-rerun", crash)
     before = source_state(migration_lab, source)
     migration = f"pv2hvm-{source}"
 

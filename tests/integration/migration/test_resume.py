@@ -41,6 +41,9 @@ def test_reruns_after_crashes_reuse_what_was_left_and_finish_an_untested_ami(mig
     assert report["status"] == "succeeded"
     assert report["source"]["snapshots"][0]["snapshot_id"] == snapshots["root_snapshot_id"]
     assert {copy["volume_id"], destination["volume_id"]} <= set(report["resources"]["deleted"])
+    # What the crashed run made is reported as taken over, not as made by this run.
+    assert sorted(report["resources"]["reused"]) == sorted([snapshots["root_snapshot_id"], copy["volume_id"], destination["volume_id"]])
+    assert not {snapshots["root_snapshot_id"], copy["volume_id"], destination["volume_id"]} & set(report["resources"]["created"])
     assert sorted(migration_lab.tagged(migration)) == sorted([report["image"]["image_id"], *report["image"]["snapshot_ids"]])
     image_id = report["image"]["image_id"]
     assert report["completed"].startswith("not boot-tested pv2hvm_launch_test_instance=false "), report["completed"]

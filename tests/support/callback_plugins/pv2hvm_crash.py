@@ -4,13 +4,17 @@
 PV2HVM_CRASH_AT is the task's name (as written, without the role prefix); PV2HVM_CRASH_MODE is
 "tree" (ansible-playbook and every process under it, as when the controller machine dies) or
 "group" (its process group only: ansible-core 2.19 runs each worker in its own session, so a task
-in flight runs on, as on a remote worker). The kill comes before the task's workers start, so what
-the crash leaves is exactly what the tasks before it made."""
+in flight runs on, as on a remote worker). By default the kill comes before the task's workers start,
+so what the crash leaves is exactly what the tasks before it made. With PV2HVM_CRASH_IN_CHROOT (a
+directory) it comes once the task runs a process whose root is below that directory, i.e. while the
+task is running in the image's chroot; the log line names that process."""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -56,13 +60,47 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):  # noqa: ARG002 (Ansible's signature)
         if not os.environ.get("PV2HVM_CRASH_AT") or task.name != os.environ["PV2HVM_CRASH_AT"]:
             return
-        with open(os.environ.get("PV2HVM_CRASH_LOG", os.devnull), "a", encoding="utf-8") as log:
-            log.write(f"killed at {task.name!r} ({os.environ.get('PV2HVM_CRASH_MODE', 'tree')})\n")
-        if os.environ.get("PV2HVM_CRASH_MODE", "tree") == "tree":
-            for pid in _descendants(os.getpid()):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            os.kill(os.getpid(), signal.SIGKILL)
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        if os.environ.get("PV2HVM_CRASH_IN_CHROOT"):
+            threading.Thread(target=_crash_once_chrooted, args=(task.name, os.environ["PV2HVM_CRASH_IN_CHROOT"]), daemon=True).start()
+        else:
+            _crash(task.name)
+
+
+def _chrooted_process(base: str) -> str:
+    """'<pid> <command line>' of a process whose root is below `base`, or ''."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            root = os.readlink(f"/proc/{entry}/root")
+            if root.startswith(base.rstrip("/") + "/"):
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                return f"{entry} {command}"
+        except OSError:
+            continue
+    return ""
+
+
+def _crash_once_chrooted(task_name: str, base: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        found = _chrooted_process(base)
+        if found:
+            _crash(task_name, f"while {found} ran in the chroot")
+        time.sleep(0.05)
+    _crash(task_name, "no process ever ran in the chroot")
+
+
+def _crash(task_name: str, when: str = "as it started") -> None:
+    mode = os.environ.get("PV2HVM_CRASH_MODE", "tree")
+    with open(os.environ.get("PV2HVM_CRASH_LOG", os.devnull), "a", encoding="utf-8") as log:
+        log.write(f"killed at {task_name!r} ({mode}) {when}\n")
+    if mode == "tree":
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.killpg(os.getpgid(0), signal.SIGKILL)
