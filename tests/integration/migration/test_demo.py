@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,13 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     # filesystem by the UUID read from a copy of the data snapshot, and both boots read its files.
     data = summary["data_volume"]
     assert summary["data_files"]["nvme"]["/srv/appdata"] == {"device": "/dev/nvme1n1", "files": data["files"]}, summary
-    assert summary["data_files"]["ide"]["/srv/appdata"] == {"device": "/dev/sdb", "files": data["files"]}, summary
+    # On IDE the kernel names the two disks in the order their probes finish: sda/sdb may swap from one
+    # boot to the next (why fstab names filesystems by UUID). The data disk is the one without the root.
+    ide_root = re.search(r"^==> boot on ide: PASS .*\broot=(/dev/sd[a-z])1\b", run.stdout, re.MULTILINE)
+    assert ide_root, lines[-10:]
+    ide_data = summary["data_files"]["ide"]["/srv/appdata"]
+    assert re.fullmatch(r"/dev/sd[a-z]", ide_data["device"]) and ide_data["device"] != ide_root.group(1), summary
+    assert ide_data["files"] == data["files"], summary
     changed = {change["before"]: change["after"] for change in report["fstab"]["changes"]}
     assert changed["/dev/xvdf\t/srv/appdata\text4\tdefaults\t0\t2"] == f"UUID={data['uuid']}\t/srv/appdata\text4\tdefaults\t0\t2"
     assert report["fstab"]["data_volume_ids"] == {"/dev/sdf": f"UUID={data['uuid']}"}
