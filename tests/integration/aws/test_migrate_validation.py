@@ -21,6 +21,7 @@ CASES = {
                               "Give exactly one worker"),
     "bad partition table": ({"pv2hvm_partition_table": "bsd"}, "pv2hvm_partition_table"),
     "negative size": ({"pv2hvm_destination_size": -4}, "pv2hvm_destination_size"),
+    "zero wait": ({"pv2hvm_aws_wait_timeout": 0}, "pv2hvm_aws_wait_timeout and pv2hvm_release_wait_timeout a positive number"),
     # The lab AMI's root is 8 GiB: 8 GiB cannot also hold the partition table and the conversion's headroom.
     "destination as small as the source": ({"pv2hvm_destination_size": 8}, "Set pv2hvm_destination_size to at least 9"),
     "source is the worker": ({"pv2hvm_source_instance_ids": ["WORKER"]}, "Give exactly one worker"),
