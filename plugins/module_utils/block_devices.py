@@ -10,10 +10,12 @@ is missing or slow on some workers (no udev database means lsblk reports no file
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import time
-from typing import Any, Dict, List, Optional, Set, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.commands import run
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.errors import Pv2hvmError
@@ -207,6 +209,53 @@ def in_use(disk_path: str) -> List[str]:
     if disk in root_disks():
         reasons.append(f"/dev/{disk} holds this worker's own root filesystem")
     return reasons
+
+
+@contextmanager
+def exclusive_lock(path: str, timeout: float) -> Iterator[None]:
+    """Hold a BSD lock on the disk's node while writing it (systemd's block device locking: udev leaves
+    a locked disk alone); another writer holding it, such as the copy of an interrupted run that still
+    runs, is waited for up to `timeout` seconds."""
+    node = os.path.realpath(path)
+    device_number(node)  # a clear error for a missing node or a file
+    descriptor = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holders = ", ".join(lock_holders(node)) or "another process"
+                    raise DeviceError(f"{node} is still locked by {holders} after {timeout:g} s: another program is writing "
+                                      "it (the copy of an interrupted run goes on until it is done). Run again once it "
+                                      "has ended, or raise lock_timeout.", locked_by=lock_holders(node)) from None
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def lock_holders(node: str) -> List[str]:
+    """'pid N (command)' of each process holding a BSD lock on this node (from /proc/locks)."""
+    info = os.stat(node)
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    holders = []
+    with open("/proc/locks") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == wanted:
+                holders.append(f"pid {fields[4]} ({_command(fields[4])})")
+    return holders
+
+
+def _command(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip() or "?"
+    except OSError:
+        return "?"
 
 
 def _number_of(kname: str) -> Tuple[int, int]:

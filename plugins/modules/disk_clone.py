@@ -101,6 +101,14 @@ options:
       - Seconds between two updates of O(progress_file).
     type: float
     default: 5.0
+  lock_timeout:
+    description:
+      - The module holds an exclusive BSD lock (C(flock)) on O(destination) while it works, as systemd's block device
+        locking convention asks, so udev and a second copy leave the disk alone.
+      - Seconds to wait for a lock another process holds, such as the copy of an interrupted run that still runs,
+        before failing with that process named. Nothing is written before the lock is held.
+    type: float
+    default: 3600
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -762,6 +770,8 @@ def check_params(module) -> None:
         module.fail_json(msg=f"source_partition must be a partition number (1 or more), got {params['source_partition']}.")
     if params["progress_interval"] <= 0:
         module.fail_json(msg=f"progress_interval must be more than 0 seconds, got {params['progress_interval']}.")
+    if params["lock_timeout"] < 0:
+        module.fail_json(msg=f"lock_timeout must be 0 seconds or more, got {params['lock_timeout']}.")
     if os.path.realpath(params["source"]) == os.path.realpath(params["destination"]):
         module.fail_json(msg=f"source and destination are both {params['source']}: the destination must be another volume.")
 
@@ -840,13 +850,18 @@ def main():
             force=dict(type="bool", default=False),
             progress_file=dict(type="path"),
             progress_interval=dict(type="float", default=5.0),
+            lock_timeout=dict(type="float", default=3600),
         ),
         supports_check_mode=True,
     )
     started = time.monotonic()
     check_params(module)
     try:
-        result = clone(module, started)
+        if module.check_mode:
+            result = clone(module, started)
+        else:
+            with block_devices.exclusive_lock(module.params["destination"], module.params["lock_timeout"]):
+                result = clone(module, started)
     except Pv2hvmError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(**result)

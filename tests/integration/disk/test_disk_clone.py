@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict
 
@@ -250,6 +251,38 @@ def test_an_interrupted_copy_of_this_source_is_redone(loops: LoopDevices) -> Non
     assert result.changed and blkid(loops.partition(destination, 1))["UUID"] == result["new_uuid"]
 
 
+def test_a_copy_still_writing_the_destination_is_waited_for_then_named(loops: LoopDevices) -> None:
+    """An interrupted run's copy goes on in the background; a second copy must not write the disk with it."""
+    source = loops.disk("source.img", 64 * MIB)
+    make_filesystem(loops, source, "ext4", "root")
+    destination = loops.disk("destination.img", 96 * MIB)
+    # util-linux flock(1) holds the lock as the other copy's process would.
+    with subprocess.Popen(["flock", "--no-fork", "--exclusive", destination, "sleep", "600"]) as holder:
+        try:
+            wait_for_lock(destination)
+            message = assert_refused_untouched(source, destination, {"lock_timeout": 2}, "is still locked by pid",
+                                               "after 2 s", "Run again once it has ended, or raise lock_timeout")
+            assert "sleep 600" in message, message
+        finally:
+            holder.kill()
+    # A lock released while the module waits: the copy goes ahead once the other one has ended.
+    with subprocess.Popen(["flock", "--no-fork", "--exclusive", destination, "sleep", "4"]) as holder:
+        wait_for_lock(destination)
+        assert clone({"source": source, "destination": destination, "lock_timeout": 60}).changed
+        assert holder.poll() is not None, "the copy wrote while the other process held the lock"
+
+
+def wait_for_lock(device: str) -> None:
+    """Until some process holds a BSD lock on the device's node (as /proc/locks shows)."""
+    info = os.stat(device)
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for _attempt in range(200):
+        if any(line.split()[1] == "FLOCK" and line.split()[5] == wanted for line in Path("/proc/locks").read_text().splitlines()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no lock on {device} appeared")
+
+
 # ---- refusals: each one before anything is written ---------------------------------------------
 
 
@@ -356,6 +389,7 @@ def test_refuses_bad_option_values(loops: LoopDevices) -> None:
     destination = loops.disk("destination.img", 96 * MIB)
     assert "source_partition must be" in assert_refused_untouched(source, destination, {"source_partition": 0})
     assert "progress_interval" in assert_refused_untouched(source, destination, {"progress_interval": 0})
+    assert "lock_timeout must be" in assert_refused_untouched(source, destination, {"lock_timeout": -1})
     assert "not a block device" in refused({"source": "/etc/hostname", "destination": destination})
     assert "does not exist" in refused({"source": source, "destination": "/dev/nonexistent-disk"})
 
