@@ -1,34 +1,95 @@
-"""`make faults`: the EC2 fault matrix (tests/lab/fault_matrix.py), one line per case.
+"""`make faults`: every fault case of issue 17, one JSON line per case.
 
-Each line is JSON: step, fault, outcome, seconds (the faulted call, retries included), leaked (what
-the faulted call left that it should not have; must be 0). Exits non-zero if any case did not end as
-it should. The same cases run as tests in `make test` (tests/integration/aws/test_api_faults.py);
-this prints their measurements.
+- The EC2 fault matrix (tests/lab/fault_matrix.py): each AWS step's module call, throttled or refused.
+- Whole migrations (tests/lab/migration_faults.py, as root): a resource stuck "pending"/"attaching",
+  and the controller killed at every step in turn, each run resuming the one before, then one plain
+  re-run that must converge.
+
+Each line: step, fault, outcome, seconds, leaked (what the case left that it should not have; must be
+0; for the crashes, what the converged migration left besides its AMI, counted on every crash line).
+Exits non-zero if any case did not end as it should. The same cases run as tests in `make test`
+(tests/integration/aws/test_api_faults.py, tests/integration/migration/test_stuck.py, test_crash.py).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-from tests.lab import fault_matrix
+from tests.lab import fault_matrix, migration_faults
 from tests.lab.endpoint import LabEndpoint
+from tests.lab.images import build_pv_image
+from tests.lab.migration import migration_lab
+from tests.lab.world import register_lab_worker
 
 
-def main() -> int:
+def line(step: str, fault: str, outcome: str, seconds: float, leaked: int) -> bool:
+    print(json.dumps({"step": step, "fault": fault, "outcome": outcome, "seconds": seconds, "leaked": leaked}), flush=True)
+    return outcome in ("retried and succeeded", "failed as it should", "died there; resumed by the next run",
+                       "converged on one completed AMI") and not leaked
+
+
+def api_cases() -> list[bool]:
     lab = LabEndpoint().start()
-    failed = 0
     try:
         cases = [(fault_matrix.run_throttled, case) for case in fault_matrix.THROTTLED]
         cases += [(fault_matrix.run_refused, case) for case in fault_matrix.REFUSED]
+        results = []
         for runner, case in cases:
             outcome = runner(fault_matrix.World.make(lab), *case)
-            failed += not outcome.passed
-            print(json.dumps({"step": outcome.step, "fault": outcome.fault, "outcome": outcome.outcome,
-                              "seconds": outcome.seconds, "leaked": len(outcome.leaked)}), flush=True)
+            results.append(line(outcome.step, outcome.fault, outcome.outcome, outcome.seconds, len(outcome.leaked)))
+        return results
     finally:
         lab.stop()
-    print(json.dumps({"cases": len(cases), "failed": failed}))
+
+
+def stuck_cases(pv_disk: Path, work: Path) -> list[bool]:
+    results = []
+    for operation, step, waited_for in migration_faults.STUCK:
+        with migration_lab(pv_disk, work / f"stuck-{operation}") as lab:
+            source = lab.pv_instance(f"stuck-{operation.lower()}")
+            case = migration_faults.stuck(lab, source, register_lab_worker(lab.lab), operation, step)
+            failure: dict[str, Any] = case.report.get("failure", {})
+            ok = case.run.rc != 0 and failure.get("step") == step and f"gave up waiting for {waited_for}" in case.message
+            outcome = "failed as it should" if ok else f"did not time out in its step: {failure}"
+            results.append(line(step, f"{operation} never ready (wait {migration_faults.STUCK_WAIT_SECONDS} s)", outcome,
+                                case.seconds, len(case.leaked)))
+    return results
+
+
+def crash_cases(pv_disk: Path, work: Path) -> list[bool]:
+    with migration_lab(pv_disk, work / "crash") as lab:
+        source = lab.pv_instance("crash-every-step")
+        worker = register_lab_worker(lab.lab)
+        killed = list(migration_faults.kill_at_every_step(lab, source, worker))
+        done = migration_faults.converge(lab, source, worker)
+    converged = done.run.rc == 0 and done.report.get("status") == "already-done"
+    results = []
+    for case in killed:
+        outcome = "died there; resumed by the next run" if case.died_as_armed and case.source_unchanged else \
+            f"did not die as armed or changed the source: rc {case.rc}, {case.killed}"
+        how = f"after {case.crash.api} was made" if case.crash.api else f"at {case.crash.task!r}"
+        results.append(line(case.crash.step, f"SIGKILL {case.crash.mode} {how}", outcome, case.seconds, len(done.leaked)))
+    outcome = "converged on one completed AMI" if converged else f"did not converge: rc {done.run.rc}, {done.report.get('status')}"
+    results.append(line("re-run after the last crash", "none", outcome, done.seconds, len(done.leaked)))
+    return results
+
+
+def main() -> int:
+    results = api_cases()
+    work = Path(tempfile.mkdtemp(prefix="pv2hvm-faults-", dir="/var/tmp"))
+    try:
+        pv_disk = build_pv_image().disk
+        results += stuck_cases(pv_disk, work)
+        results += crash_cases(pv_disk, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = results.count(False)
+    print(json.dumps({"cases": len(results), "failed": failed}))
     return 1 if failed else 0
 
 

@@ -6,6 +6,7 @@ modules, which run as separate processes and reach the endpoint over HTTP, see i
     lab.faults.inject("CreateVolume", "VolumeLimitExceeded")            # the next call fails
     lab.faults.inject("DescribeInstances", "RequestLimitExceeded", times=3)  # three calls throttled
     lab.faults.stick("CreateSnapshot")   # the next snapshot made stays "pending" for ever
+    lab.faults.after("CreateVolume", kill_the_controller)  # runs once the next call has succeeded
 
 Each fault answers with EC2's error XML and HTTP 400 (503 for throttling, as EC2 does), then lets the
 call through once it has answered `times` times. Every request of an armed operation is counted, so a
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.exceptions import EC2ClientError
@@ -74,6 +75,7 @@ class Faults:
     _armed: dict[str, Fault] = field(default_factory=dict)
     _stuck: dict[str, int] = field(default_factory=dict)
     _calls: dict[str, int] = field(default_factory=dict)
+    _after: dict[str, Callable[[], None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, operation: str, code: str, times: int = 1, message: str | None = None) -> None:
@@ -91,10 +93,22 @@ class Faults:
             self._stuck[operation] = times
             self._calls.setdefault(operation, 0)
 
+    def after(self, operation: str, action: Callable[[], None]) -> None:
+        """Run `action` once, when the next call of `operation` has succeeded and before it is answered:
+        AWS has made the resource, the caller does not know it yet (e.g. the controller dies then)."""
+        with self._lock:
+            self._after[operation] = action
+            self._calls.setdefault(operation, 0)
+
+    def after_due(self, operation: str) -> Callable[[], None] | None:
+        with self._lock:
+            return self._after.pop(operation, None)
+
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
             self._stuck.clear()
+            self._after.clear()
             self._calls.clear()
 
     def stuck_due(self, operation: str) -> bool:
@@ -142,6 +156,9 @@ def _call_action(self: BaseResponse) -> Any:
             if found is None:
                 raise RuntimeError(f"lab faults: no {key} in the {operation} response to leave stuck")
             make_stuck(found.group(1))
+        action = FAULTS.after_due(operation) if response[0] < 400 else None
+        if action is not None:
+            action()
         return response
     # Serialized as moto serializes the errors its backends raise: EC2's error XML.
     status, headers, body = self.serialized(ActionResult(EC2ClientError(fault.code, fault.message)))

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-from tests.lab.capture import RequestLog
-from tests.lab.demo import PLAYBOOK, migration_vars, write_inventory
-from tests.lab.endpoint import LabEndpoint
+from tests.lab import migration
 from tests.lab.images import build_pv_image
-from tests.lab.world import PvImage, launch, register_pv_image, seed_pv_root, tagged_resources
-from tests.support.playbooks import PlaybookRun, run_playbook
+from tests.lab.migration import MigrationLab
 
 
 @pytest.fixture(scope="session")
@@ -24,50 +18,8 @@ def pv_disk() -> Path:
     return build_pv_image().disk
 
 
-@dataclass
-class MigrationLab:
-    lab: LabEndpoint
-    work: Path
-    pv: PvImage
-
-    @property
-    def ec2(self) -> Any:
-        return self.lab.client()
-
-    def pv_instance(self, name: str) -> str:
-        return launch(self.ec2, self.pv.image_id, name=name)
-
-    def migrate(self, sources: list[str], capture: str = "requests.jsonl", env: dict[str, str] | None = None,
-                own_session: bool = False, **extra: Any) -> PlaybookRun:
-        return run_playbook(PLAYBOOK, migration_vars(self.lab, self.work, sources, **extra), env={**self.lab.env(), **(env or {})},
-                            capture_file=str(self.work / capture), inventory=write_inventory(self.work), own_session=own_session)
-
-    def requests(self, capture: str = "requests.jsonl") -> RequestLog:
-        return RequestLog.read(str(self.work / capture))
-
-    def report(self, source: str) -> dict[str, Any]:
-        return json.loads((self.work / "reports" / f"pv2hvm-{source}.json").read_text(encoding="utf-8"))
-
-    def root_disk_of_image(self, image_id: str) -> Path:
-        image = self.ec2.describe_images(ImageIds=[image_id])["Images"][0]
-        root = next(m for m in image["BlockDeviceMappings"] if m["DeviceName"] == image["RootDeviceName"])
-        return self.lab.ebs.snapshot_file(root["Ebs"]["SnapshotId"])
-
-    def tagged(self, migration_id: str) -> list[str]:
-        return tagged_resources(self.ec2, migration_id)
-
-
 @pytest.fixture
 def migration_lab(pv_disk: Path, tmp_path: Path) -> Iterator[MigrationLab]:
     """The lab with the PV image registered as a PV AMI; every loop device and mount is gone afterwards."""
-    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
-    endpoint.start()
-    try:
-        pv = register_pv_image(endpoint.client(), name="legacy-web", root_snapshot=seed_pv_root(endpoint, pv_disk), data_volume=False)
-        yield MigrationLab(endpoint, tmp_path, pv)
-    finally:
-        endpoint.stop()
-        leftover = [line for line in Path("/proc/mounts").read_text(encoding="utf-8").splitlines() if str(tmp_path) in line]
-        for line in reversed(leftover):
-            subprocess.run(["umount", "-l", line.split()[1]], check=False)
-        assert not leftover, f"the migration left mounts behind: {leftover}"
+    with migration.migration_lab(pv_disk, tmp_path) as lab:
+        yield lab

@@ -1,86 +1,44 @@
-"""A controller killed in the chroot phase of the conversion (issue 17's worst case).
+"""A controller killed with SIGKILL during a migration (issue 17), then cleaned up or run again.
 
-The kill (tests/support/callback_plugins/pv2hvm_crash.py) comes in grub_install's package step:
-either SIGKILL of ansible-playbook and every process under it as the package lists are about to be
-refreshed (the controller machine dies), or SIGKILL of its process group only while the package
-install runs in the image (the task in flight runs on in its own session, as on a remote worker). Either way the
-destination stays mounted with the chroot's mounts inside, the worker's resolv.conf and a policy-rc.d
-that exits 101 are in the image, its volume is attached. Then cleanup.yml, given the worker, leaves
-nothing, or the same command again converges on one completed AMI whose root has no conversion
-leftovers."""
+The worst case is the chroot phase: the destination stays mounted with the chroot's mounts inside, the
+worker's resolv.conf and a policy-rc.d that exits 101 are in the image, its volume is attached;
+cleanup.yml, given the worker, must leave nothing. And one migration is killed at every step in turn
+(tests/support/crash.py: as a task starts, while a task runs in the chroot, or once AWS has made a
+resource and before the controller hears of it; the whole process tree or its process group only),
+each time run again with the same command, until a run converges on one completed AMI with nothing
+else left and no conversion leftovers in its root."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from tests.lab.demo import write_inventory
 from tests.lab.endpoint import LAB_REGION
-from tests.lab.system import mounted, sha256_file
+from tests.lab.migration_faults import (CONVERSION_LEFTOVERS, EVERY_STEP, ami_root, converge, crash, kill_at_every_step, mounts_under,
+                                        source_state)
 from tests.lab.world import register_lab_worker
+from tests.support.crash import Crash
 from tests.support.modules import REPO_ROOT
 from tests.support.playbooks import run_playbook
 
 pytestmark = pytest.mark.root
 
-CALLBACKS = REPO_ROOT / "tests" / "support" / "callback_plugins"
-
-
-class Crash(NamedTuple):
-    mode: str  # "tree" or "group" (tests/support/callback_plugins/pv2hvm_crash.py)
-    task: str  # the task it dies in
-    in_chroot: bool  # dies while that task runs in the image's chroot, not as it starts
-    in_package_step: bool  # grub_install's package step: the image then holds its policy-rc.d
-
-
-TREE_BEFORE_REFRESH = Crash("tree", "Refresh the image's package lists", False, True)
-GROUP_DURING_INSTALL = Crash("group", "Install the GRUB package in the image", True, True)
-TREE_DURING_INITRAMFS = Crash("tree", "Build the initramfs of each kernel with the image's own tool", True, False)
-
-
-def mounts_under(path: Path) -> list[str]:
-    return [line.split()[1] for line in Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
-            if line.split()[1] == str(path) or line.split()[1].startswith(f"{path}/")]
-
-
-def crashed_migration(migration_lab: Any, name: str, crash: Crash = TREE_BEFORE_REFRESH) -> tuple[str, str, Path]:
-    """A migration killed in the chroot phase: (source, worker, its mount point)."""
-    mode, task, in_chroot = crash.mode, crash.task, crash.in_chroot
-    source = migration_lab.pv_instance(name)
-    worker = register_lab_worker(migration_lab.lab)
-    log = migration_lab.work / "crash.log"
-    env = {"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "pv2hvm_crash",
-           "PV2HVM_CRASH_AT": task, "PV2HVM_CRASH_MODE": mode, "PV2HVM_CRASH_LOG": str(log)}
-    if in_chroot:
-        env["PV2HVM_CRASH_IN_CHROOT"] = str(migration_lab.work / "mnt")
-    # In a session of its own: a process-group kill must not reach pytest.
-    run = migration_lab.migrate([source], capture="crashed.jsonl", env=env, own_session=True, pv2hvm_worker_instance_id=worker)
-    assert run.rc == -9, f"the controller was to be killed in {task!r}: {run.explain()}"
-    killed = log.read_text(encoding="utf-8")
-    assert killed.startswith(f"killed at {task!r} ({mode}) " + ("while " if in_chroot else "as it started")), killed
-    mount_point = migration_lab.work / "mnt" / f"pv2hvm-{source}"
-    left = mounts_under(mount_point)
-    # What the crash left: the destination and the chroot's mounts in it, the conversion's files in it.
-    assert str(mount_point) in left and len(left) > 1, left
-    policy = (mount_point / "usr/sbin/policy-rc.d").is_file()
-    assert policy == crash.in_package_step, f"policy-rc.d in the image after the crash: {policy}; {killed}"
-    return source, worker, mount_point
-
-
-def source_state(migration_lab: Any, source: str) -> tuple[str, str, str]:
-    described = migration_lab.ec2.describe_instances(InstanceIds=[source])["Reservations"][0]["Instances"][0]
-    root_volume = described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
-    return (described["State"]["Name"], sha256_file(migration_lab.lab.ebs.volume_file(root_volume)),
-            sha256_file(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot)))
+TREE_BEFORE_REFRESH = Crash("grub_install", "tree", task="Refresh the image's package lists")
 
 
 def test_cleanup_given_the_worker_removes_everything_a_chroot_phase_crash_left(migration_lab: Any) -> None:
-    source, _worker, mount_point = crashed_migration(migration_lab, "crash-cleanup")
-    before = source_state(migration_lab, source)
+    source = migration_lab.pv_instance("crash-cleanup")
+    killed = crash(migration_lab, source, register_lab_worker(migration_lab.lab), TREE_BEFORE_REFRESH)
+    assert killed.died_as_armed, killed
     migration = f"pv2hvm-{source}"
+    mount_point = migration_lab.work / "mnt" / migration
+    # What the crash left: the destination and the chroot's mounts in it, the conversion's files in it.
+    assert str(mount_point) in mounts_under(mount_point) and killed.chroot_mounts_left > 1, killed
+    assert (mount_point / "usr/sbin/policy-rc.d").is_file()
+    before = source_state(migration_lab, source)
     cleanup_vars = {"pv2hvm_aws_endpoint_url": migration_lab.lab.url, "pv2hvm_aws_region": LAB_REGION,
                     "pv2hvm_cleanup_migration_id": migration, "pv2hvm_cleanup_worker_host": "localhost",
                     "pv2hvm_worker_mount_base": str(migration_lab.work / "mnt")}
@@ -100,34 +58,32 @@ def test_cleanup_given_the_worker_removes_everything_a_chroot_phase_crash_left(m
     assert source_state(migration_lab, source) == before
 
 
-@pytest.mark.parametrize("crash", [TREE_BEFORE_REFRESH, GROUP_DURING_INSTALL, TREE_DURING_INITRAMFS],
-                         ids=["tree-killed", "group-killed-mid-task", "tree-killed-in-initramfs-build"])
-def test_rerun_after_a_chroot_phase_crash_converges_on_one_completed_ami_without_leftovers(
-        migration_lab: Any, crash: Crash) -> None:
-    source, worker, mount_point = crashed_migration(migration_lab, "crash-rerun", crash)
+def test_a_migration_killed_at_every_step_in_turn_converges_on_one_completed_ami_without_leftovers(migration_lab: Any) -> None:
+    source = migration_lab.pv_instance("crash-every-step")
+    worker = register_lab_worker(migration_lab.lab)
     before = source_state(migration_lab, source)
+    killed = {}
+    for case in kill_at_every_step(migration_lab, source, worker):
+        assert case.died_as_armed, f"the controller was to be killed in {case.crash}: {case}"
+        assert case.source_unchanged, f"the source changed in the run killed in {case.crash}"
+        if case.crash.in_chroot:
+            assert case.chroot_mounts_left > 1, f"killed in the chroot phase ({case.crash}), the chroot's mounts stay"
+        killed[case.crash.step] = case
+    assert list(killed) == [crash_at.step for crash_at in EVERY_STEP]
+    assert killed["inspect"].left == [], "killed while inspecting, nothing was made"
+    assert len(killed["snapshot"].left) == 1, "the snapshot AWS made before the controller died is tagged"
+    assert any(item.startswith("i-") for item in killed["test instance"].left), "the test instance outlived that run"
+
+    done = converge(migration_lab, source, worker)
+    assert done.run.rc == 0, done.run.explain()
+    assert done.report["status"] == "already-done" and done.report["completed"].startswith("boot-tested on "), done.report
+    assert done.leaked == [], f"left besides the AMI: {done.leaked}; after each crash: {[(k, c.left) for k, c in killed.items()]}"
     migration = f"pv2hvm-{source}"
-
-    rerun = migration_lab.migrate([source], capture="rerun.jsonl", pv2hvm_worker_instance_id=worker)
-    assert rerun.rc == 0, rerun.explain()
-    # The clone was the crashed run's: its initramfs configuration was already rewritten, so only a
-    # rebuild regardless of changes makes sure the image has the rebuilt initramfs.
-    built = rerun.task_results("cloudops.pv2hvm.boot_config : Build the initramfs of each kernel with the image's own tool")
-    assert built and not any(result.get("skipped") for result in built), "the re-run rebuilt the initramfs"
-    report = migration_lab.report(source)
-    assert report["status"] == "succeeded" and report["completed"].startswith("boot-tested on ")
-    assert mounts_under(mount_point) == [] and migration_lab.lab.ebs.loops == {}
-    assert sorted(migration_lab.tagged(migration)) == sorted([report["image"]["image_id"], *report["image"]["snapshot_ids"]])
-    assert not Path(f"/var/tmp/{migration}.progress.json").exists()
+    images = migration_lab.ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:pv2hvm:migration", "Values": [migration]}])["Images"]
+    assert len(images) == 1
     assert source_state(migration_lab, source) == before
-
-    # The AMI's root: none of what the conversion puts into the image for a while.
-    root_disk = migration_lab.root_disk_of_image(report["image"]["image_id"])
-    device = subprocess.run(["losetup", "--find", "--show", "--read-only", "--offset", str(1 << 20), str(root_disk)],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        with mounted(device, read_only=True, options="noload") as root:
-            for leftover in ("usr/sbin/policy-rc.d", "etc/resolv.conf.pv2hvm-saved", "etc/resolv.conf.pv2hvm-absent"):
-                assert not (root / leftover).exists(), f"the AMI's root still has {leftover}"
-    finally:
-        subprocess.run(["losetup", "--detach", device], check=False)
+    with ami_root(migration_lab, done.report["image"]["image_id"]) as root:
+        assert not [path for path in CONVERSION_LEFTOVERS if (root / path).exists()]
+        # The build the crash cut short was done again: the clone a re-run reuses is rebuilt regardless.
+        initramfs = sorted((root / "boot").glob("initrd.img-*"))
+        assert initramfs and all(path.stat().st_mtime > killed["boot_config"].died_at for path in initramfs), initramfs

@@ -7,7 +7,11 @@ PV2HVM_CRASH_AT is the task's name (as written, without the role prefix); PV2HVM
 in flight runs on, as on a remote worker). By default the kill comes before the task's workers start,
 so what the crash leaves is exactly what the tasks before it made. With PV2HVM_CRASH_IN_CHROOT (a
 directory) it comes once the task runs a process whose root is below that directory, i.e. while the
-task is running in the image's chroot; the log line names that process."""
+task is running in the image's chroot; the log line names that process.
+
+With PV2HVM_CRASH_TRIGGER (a file path) the kill comes when a test creates that file: the lab
+endpoint does so once it has made a resource and before it answers (tests/support/crash.py), so
+the controller dies in the middle of an AWS step. The callback writes its pid to "<path>.pid"."""
 
 from __future__ import annotations
 
@@ -57,6 +61,13 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "pv2hvm_crash"
     CALLBACK_NEEDS_ENABLED = True
 
+    def v2_playbook_on_start(self, playbook):  # noqa: ARG002 (Ansible's signature)
+        trigger = os.environ.get("PV2HVM_CRASH_TRIGGER")
+        if trigger:
+            with open(f"{trigger}.pid", "w", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
+            threading.Thread(target=_crash_on_trigger, args=(trigger,), daemon=True).start()
+
     def v2_playbook_on_task_start(self, task, is_conditional):  # noqa: ARG002 (Ansible's signature)
         if not os.environ.get("PV2HVM_CRASH_AT") or task.name != os.environ["PV2HVM_CRASH_AT"]:
             return
@@ -92,10 +103,17 @@ def _crash_once_chrooted(task_name: str, base: str) -> None:
     _crash(task_name, "no process ever ran in the chroot")
 
 
+def _crash_on_trigger(trigger: str) -> None:
+    while not os.path.exists(trigger):
+        time.sleep(0.02)
+    with open(trigger, encoding="utf-8") as handle:
+        _crash("", handle.read().strip())
+
+
 def _crash(task_name: str, when: str = "as it started") -> None:
     mode = os.environ.get("PV2HVM_CRASH_MODE", "tree")
     with open(os.environ.get("PV2HVM_CRASH_LOG", os.devnull), "a", encoding="utf-8") as log:
-        log.write(f"killed at {task_name!r} ({mode}) {when}\n")
+        log.write(f"killed at {task_name!r} ({mode}) {when}\n" if task_name else f"killed ({mode}) {when}\n")
     if mode == "tree":
         for pid in _descendants(os.getpid()):
             try:

@@ -1,0 +1,166 @@
+"""Faults a whole migration meets (issue 17), run through the playbook in a migration lab.
+
+- stuck: a resource that never becomes ready; the step's wait times out and the rollback leaves nothing.
+- crashed: the controller is killed (tests/support/crash.py) at every step in turn, each run resuming the
+  one before, until a plain re-run converges on one completed AMI with nothing else left.
+
+The tests (tests/integration/migration/test_stuck.py, test_crash.py) assert on what these return;
+`make faults` (tests/bench/faults.py) prints it, one line per case.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from tests.lab.migration import MigrationLab
+from tests.lab.system import mounted, sha256_file
+from tests.support.crash import Crash, arm, crash_env, killed_lines
+from tests.support.playbooks import PlaybookRun
+
+# (operation left stuck, the step that waits for it, what it waits for)
+STUCK = [
+    ("CreateSnapshot", "Snapshot the source (the only thing done to it)", "snapshot completed"),
+    ("AttachVolume", "Stage the working copy of the root on the worker", "volume attached"),
+]
+STUCK_WAIT_SECONDS = 20
+
+# Each step of issue 17's list, in the order a migration reaches them; each run resumes the one before.
+EVERY_STEP = [
+    Crash("inspect", "tree", task="Inspect the source"),
+    Crash("snapshot", "group", api="CreateSnapshot"),
+    Crash("stage", "tree", api="CreateVolume"),
+    Crash("attach", "group", api="AttachVolume"),
+    Crash("clone", "tree", task="Check the copy"),
+    Crash("boot_config", "tree", task="Build the initramfs of each kernel with the image's own tool", in_chroot=True),
+    Crash("grub_install", "group", task="Install the GRUB package in the image", in_chroot=True),
+    Crash("detach", "group", api="DetachVolume"),
+    Crash("destination snapshot", "tree", api="CreateSnapshot"),
+    Crash("register", "group", api="RegisterImage"),
+    Crash("test instance", "tree", api="RunInstances"),
+    Crash("cleanup", "tree", api="DeleteVolume"),
+    Crash("report", "group", task="Write the JSON report"),
+]
+CONVERSION_LEFTOVERS = ("usr/sbin/policy-rc.d", "etc/resolv.conf.pv2hvm-saved", "etc/resolv.conf.pv2hvm-absent")
+
+
+@dataclass
+class Stuck:
+    operation: str
+    step: str
+    seconds: float
+    run: PlaybookRun
+    report: dict[str, Any]
+    leaked: list[str]  # tagged resources, loop devices and source changes the rollback left
+    message: str = ""
+
+
+@dataclass
+class Killed:
+    crash: Crash
+    seconds: float
+    killed: list[str]  # the callback's log lines of this run (exactly one when it died as armed)
+    rc: int
+    left: list[str]  # the migration's tagged resources after the kill
+    source_unchanged: bool
+    chroot_mounts_left: int
+    died_at: float = field(default_factory=time.time)
+
+    @property
+    def died_as_armed(self) -> bool:
+        return self.rc == -9 and len(self.killed) == 1
+
+
+@dataclass
+class Converged:
+    run: PlaybookRun
+    seconds: float
+    report: dict[str, Any]
+    leaked: list[str]  # what the converged migration left besides its AMI and the AMI's snapshots
+
+
+def mounts_under(path: Path) -> list[str]:
+    return [line.split()[1] for line in Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+            if line.split()[1] == str(path) or line.split()[1].startswith(f"{path}/")]
+
+
+def source_state(lab: MigrationLab, source: str) -> tuple[str, str, str]:
+    """The source instance's state and the bytes of its root volume and of the PV AMI's snapshot."""
+    described = lab.ec2.describe_instances(InstanceIds=[source])["Reservations"][0]["Instances"][0]
+    root_volume = described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    return (described["State"]["Name"], sha256_file(lab.lab.ebs.volume_file(root_volume)),
+            sha256_file(lab.lab.ebs.snapshot_file(lab.pv.root_snapshot)))
+
+
+def stuck(lab: MigrationLab, source: str, worker: str, operation: str, step: str) -> Stuck:
+    before = source_state(lab, source)
+    lab.lab.faults.stick(operation)
+    started = time.monotonic()
+    run = lab.migrate([source], pv2hvm_worker_instance_id=worker, pv2hvm_aws_wait_timeout=STUCK_WAIT_SECONDS)
+    seconds = time.monotonic() - started
+    lab.lab.faults.clear()
+    report = lab.report(source)
+    leaked = lab.tagged(f"pv2hvm-{source}") + [f"loop device {loop}" for loop in lab.lab.ebs.loops]
+    if source_state(lab, source) != before:
+        leaked.append(f"source {source} changed")
+    return Stuck(operation, step, round(seconds, 1), run, report, leaked, report.get("failure", {}).get("message", ""))
+
+
+def crash(lab: MigrationLab, source: str, worker: str, crash_at: Crash) -> Killed:
+    """Run the migration and kill its controller at `crash_at`."""
+    arm(lab.lab, crash_at, lab.work)
+    before = len(killed_lines(lab.work))
+    source_before = source_state(lab, source)
+    started = time.monotonic()
+    # In a session of its own: a process-group kill must not reach the caller.
+    run = lab.migrate([source], capture="crashed.jsonl", env=crash_env(crash_at, lab.work), own_session=True,
+                      pv2hvm_worker_instance_id=worker)
+    seconds = time.monotonic() - started
+    lab.lab.faults.clear()
+    return Killed(crash_at, round(seconds, 1), killed_lines(lab.work)[before:], run.rc, sorted(lab.tagged(f"pv2hvm-{source}")),
+                  source_state(lab, source) == source_before, len(mounts_under(lab.work / "mnt" / f"pv2hvm-{source}")))
+
+
+def kill_at_every_step(lab: MigrationLab, source: str, worker: str) -> Iterator[Killed]:
+    for crash_at in EVERY_STEP:
+        yield crash(lab, source, worker, crash_at)
+
+
+def converge(lab: MigrationLab, source: str, worker: str) -> Converged:
+    """The same command once more, plainly; then what the migration left besides its AMI."""
+    migration = f"pv2hvm-{source}"
+    started = time.monotonic()
+    run = lab.migrate([source], capture="rerun.jsonl", pv2hvm_worker_instance_id=worker)
+    seconds = time.monotonic() - started
+    report = lab.report(source) if (lab.work / "reports" / f"{migration}.json").exists() else {}
+    image_id = report.get("image", {}).get("image_id")
+    kept: list[str] = []
+    if image_id:
+        image = lab.ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        kept = [image_id, *[m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]]
+    leaked = [item for item in lab.tagged(migration) if item not in kept]
+    leaked += [f"mount {path}" for path in mounts_under(lab.work / "mnt" / migration)]
+    leaked += [f"loop device {loop}" for loop in lab.lab.ebs.loops]
+    if Path(f"/var/tmp/{migration}.progress.json").exists():
+        leaked.append(f"/var/tmp/{migration}.progress.json")
+    if image_id:
+        with ami_root(lab, image_id) as root:
+            leaked += [f"{path} in the AMI's root" for path in CONVERSION_LEFTOVERS if (root / path).exists()]
+    return Converged(run, round(seconds, 1), report, leaked)
+
+
+@contextmanager
+def ami_root(lab: MigrationLab, image_id: str) -> Iterator[Path]:
+    """The AMI's root filesystem (partition 1 of its root snapshot), mounted read-only."""
+    root_disk = lab.root_disk_of_image(image_id)
+    device = subprocess.run(["losetup", "--find", "--show", "--read-only", "--offset", str(1 << 20), str(root_disk)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        with mounted(device, read_only=True, options="noload") as root:
+            yield root
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=False)
