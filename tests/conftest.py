@@ -48,3 +48,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"{len(skipped)} test(s) skipped; a skipped gate counts as failed.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slowest kinds first: whole migrations, then qemu boots, then the rest (collection order within each).
+
+    `make test` runs two xdist workers that steal queued tests from each other; with the long tests
+    started first, the run ends on short ones instead of one worker finishing a long migration alone."""
+    def weight(item: pytest.Item) -> int:
+        if "/integration/migration/" in str(item.path):
+            return 0
+        if item.get_closest_marker("qemu"):
+            return 1
+        return 2
+
+    items.sort(key=weight)

@@ -21,8 +21,9 @@ from tests.lab.images import PVImage, PVImageSpec, build_pv_image
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 GIB = 1024 ** 3
-# (fstype, fill %, partitioned): whole-disk roots, and a partitioned one whose partition fills the volume.
-CASES = [("ext4", 95, False), ("ext4", 99, False), ("xfs", 95, False), ("xfs", 99, False), ("ext4", 95, True)]
+# (fstype, fill %, partitioned): whole-disk roots. A partitioned one whose partition fills the volume
+# migrates and boots in tests/integration/migration/test_full_root.py.
+CASES = [("ext4", 95, False), ("ext4", 99, False), ("xfs", 95, False), ("xfs", 99, False)]
 
 
 def full_image(fstype: str, fill: int, partitioned: bool = False) -> PVImage:
