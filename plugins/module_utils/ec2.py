@@ -97,10 +97,11 @@ def get_snapshot(client: Any, snapshot_id: str) -> Optional[Dict[str, Any]]:
 
 
 @AWSRetry.jittered_backoff(retries=10)
-def find_own_snapshots(client: Any, filters: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def find_own_snapshots(client: Any, filters: List[Dict[str, Any]], include_failed: bool = False) -> List[Dict[str, Any]]:
+    """The account's snapshots matching `filters`; failed ones (error, recoverable) only if asked, e.g. to delete them."""
     paginator = client.get_paginator("describe_snapshots")
     snapshots = paginator.paginate(OwnerIds=["self"], Filters=filters).build_full_result()["Snapshots"]
-    return [snapshot for snapshot in snapshots if snapshot["State"] not in GONE_SNAPSHOT_STATES]
+    return [snapshot for snapshot in snapshots if include_failed or snapshot["State"] not in GONE_SNAPSHOT_STATES]
 
 
 def create_volume(client: Any, **params: Any) -> Dict[str, Any]:

@@ -19,6 +19,9 @@ TAG_SOURCE_DEVICE = "pv2hvm:source-device"
 # Set on a migration's AMI once it is registered, boot-tested (or the test was turned off) and about to be
 # reported: a re-run then takes the migration as done, and cleanup keeps the AMI unless told otherwise.
 TAG_COMPLETED = "pv2hvm:completed"
+# A worker the playbook launched carries one such key per migration it serves (pv2hvm:worker-for:<id>), so that
+# cleaning up any of those migrations finds it.
+TAG_WORKER_FOR = "pv2hvm:worker-for:"
 PURPOSES = ("working-copy", "destination", "data-copy", "image", "test-instance", "worker")
 
 

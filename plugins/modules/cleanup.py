@@ -13,6 +13,9 @@ description:
     - instances are terminated, volumes detached and deleted, AMIs deregistered, then snapshots deleted.
   - Only resources carrying a C(pv2hvm:migration) tag are ever touched, so a source instance, its volumes and
     its AMI are never found.
+  - With O(migration_id), a worker the playbook launched for that migration (tagged C(pv2hvm:worker-for:<id>))
+    is found too, with purpose C(worker), so that it does not outlive a crashed run. Leave C(worker) out of
+    O(purposes) to keep it, for example while the run's other migrations still use it.
   - An AMI tagged C(pv2hvm:completed) - the finished result of a migration, registered and boot-tested - is kept,
     with its snapshots, unless O(keep_completed=false). An AMI without it (a run that died before its boot test)
     is removed like any temporary resource.
@@ -137,6 +140,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import PUR
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_COMPLETED
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_MIGRATION
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_PURPOSE
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_WORKER_FOR
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.waiters import wait_for
 
@@ -175,9 +179,13 @@ def entry(kind: str, resource: Dict[str, Any]) -> Dict[str, Any]:
 def find_all(client: Any, migration_id: Optional[str]) -> List[Dict[str, Any]]:
     filters = tag_filters(migration_id)
     found = [entry("instance", r) for r in find_instances(client, filters)]
+    if migration_id:
+        workers = find_instances(client, [{"Name": "tag-key", "Values": [TAG_WORKER_FOR + migration_id]}])
+        found += [entry("instance", r) for r in workers if r["InstanceId"] not in {item["id"] for item in found}]
     found += [entry("volume", r) for r in find_volumes(client, filters)]
     found += [entry("image", r) for r in find_own_images(client, filters)]
-    found += [entry("snapshot", r) for r in find_own_snapshots(client, filters)]
+    # Failed snapshots too (an EBS direct upload that was sealed wrong): they stay listed until deleted.
+    found += [entry("snapshot", r) for r in find_own_snapshots(client, filters, include_failed=True)]
     return sorted(found, key=lambda item: (ORDER.index(item["type"]), item["id"]))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.lab.system import sha256_file
-from tests.lab.world import register_lab_worker
+from tests.lab.world import register_lab_worker, register_lab_worker_image
 
 pytestmark = pytest.mark.root
 
@@ -39,3 +39,22 @@ def test_failure_in_the_worker_phase_leaves_nothing_behind(migration_lab: Any) -
     assert described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root_volume
     assert sha256_file(migration_lab.lab.ebs.volume_file(root_volume)) == before
     assert sha256_file(migration_lab.lab.ebs.snapshot_file(migration_lab.pv.root_snapshot)) == source_snapshot
+
+
+def test_a_worker_launched_for_a_run_whose_every_migration_failed_is_terminated(migration_lab: Any) -> None:
+    # Ansible skips the remaining plays once every host of a play failed: the failure must wait for the
+    # last play, which terminates the launched worker.
+    source = migration_lab.pv_instance("legacy-cache")
+    launch = {"image_id": register_lab_worker_image(migration_lab.lab), "instance_type": "t3.small"}
+    blocker = migration_lab.work / "not-a-directory"
+    blocker.write_text("x", encoding="utf-8")
+    run = migration_lab.migrate([source], pv2hvm_worker_launch=launch, pv2hvm_worker_mount_base=str(blocker / "mnt"))
+
+    assert run.rc != 0
+    assert migration_lab.report(source)["failure"]["step"] == "Mount the destination's root filesystem"
+    final = run.task_results("cloudops.pv2hvm.pv2hvm : Fail for the migrations that failed")
+    assert final and "Mount the destination" in final[0]["msg"] and "was not changed" in final[0]["msg"], run.explain()
+    workers = migration_lab.ec2.describe_instances(Filters=[{"Name": "tag:pv2hvm:purpose", "Values": ["worker"]}])
+    states = [i["State"]["Name"] for r in workers["Reservations"] for i in r["Instances"]]
+    assert states == ["terminated"], states
+    assert migration_lab.tagged(f"pv2hvm-{source}") == []

@@ -83,3 +83,24 @@ def test_needs_a_selection(module: Any) -> None:
     assert result.failed and "one of the following is required" in result["msg"]
     negative = module("cleanup", older_than_hours=-1)
     assert negative.failed and "0 or more" in negative["msg"]
+
+
+def test_a_worker_launched_for_the_migration_goes_with_it_unless_left_out(ec2: Any, module: Any) -> None:
+    # Tagged as the playbook tags a launched worker: its own migration id, and one key per migration it serves.
+    tags = [{"Key": "pv2hvm:migration", "Value": "pv2hvm-worker-0123456789ab"}, {"Key": "pv2hvm:purpose", "Value": "worker"},
+            {"Key": f"pv2hvm:worker-for:{MIGRATION}", "Value": "true"}, {"Key": "pv2hvm:worker-for:mig-other", "Value": "true"}]
+    image = register_pv_image(ec2, name="worker-image").image_id
+    worker = launch(ec2, image, TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+    unrelated = launch(ec2, image, TagSpecifications=[{"ResourceType": "instance", "Tags": tags[:2]}])
+
+    listed = module("cleanup", check_mode=True, migration_id=MIGRATION)
+    assert [(r["id"], r["purpose"]) for r in listed["resources"]] == [(worker, "worker")]
+    kept = module("cleanup", migration_id=MIGRATION, purposes=["working-copy", "destination", "data-copy", "image", "test-instance"])
+    assert kept.changed is False and kept["resources"] == []
+
+    removed = module("cleanup", migration_id=MIGRATION)
+    assert removed["removed"] == [worker]
+    states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=[worker, unrelated])["Reservations"]
+              for i in r["Instances"]}
+    assert states == {worker: "terminated", unrelated: "running"}
+    assert module("cleanup", migration_id="mig-other")["resources"] == [], "a terminated worker is not found again"
