@@ -158,9 +158,16 @@ def size_in_gib(path: Path) -> int:
 
 
 def follow(plane: EbsDataPlane) -> None:
-    """Make `plane` follow this process's moto EBS state (through the fidelity layer)."""
+    """Make `plane` follow this process's moto EBS state (through the fidelity layer), and hold the
+    bytes the EBS direct APIs read and write."""
+    from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel
+
     fidelity.observe(plane)
+    ebs_direct.serve(plane)
 
 
 def unfollow(plane: EbsDataPlane) -> None:
+    from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel
+
     fidelity.unobserve(plane)
+    ebs_direct.unserve(plane)

@@ -73,9 +73,12 @@ class LabEndpoint:
 
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""
+        from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel
+
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30):
             pass
+        ebs_direct.reset()
 
     def env(self) -> dict[str, str]:
         """Environment for any AWS client (boto3, ansible) that must talk to the lab only.

@@ -364,6 +364,9 @@ def install() -> None:
             "Re-check every patched behaviour against the new moto, then update PINNED_MOTO_VERSION "
             "and the pin in test-requirements.txt together."
         )
+    from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel
+
+    ebs_direct.install()
     for owner, name, replacement in _PATCHES:
         current = owner.__dict__.get(name)
         if current is replacement:
@@ -375,5 +378,7 @@ def install() -> None:
 
 
 def installed() -> bool:
-    """True when every behaviour of this module is active in this process."""
-    return all(owner.__dict__.get(name) is replacement for owner, name, replacement in _PATCHES)
+    """True when every behaviour of this module (and of the EBS direct APIs) is active in this process."""
+    from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel
+
+    return ebs_direct.installed() and all(owner.__dict__.get(name) is replacement for owner, name, replacement in _PATCHES)

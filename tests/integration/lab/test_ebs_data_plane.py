@@ -133,3 +133,27 @@ def test_stop_detaches_whatever_a_test_left_attached(tmp_path: Path) -> None:
     # By backing file, not by device name: the other pytest worker may take the freed /dev/loopN at once.
     assert backing not in subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
     assert not (tmp_path / "ebs").exists()
+
+
+def test_the_ebs_direct_apis_read_and_write_the_snapshot_bytes(lab_ebs: LabEndpoint) -> None:
+    from tests.lab.ebs_direct import BLOCK_SIZE, checksum  # pylint: disable=import-outside-toplevel
+
+    ec2, ebs = lab_ebs.client(), lab_ebs.client("ebs")
+    volume = ec2.create_volume(Size=1, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    write_pattern(lab_ebs.ebs.volume_file(volume), b"data", offset=3 * MIB)  # 1 MiB: blocks 6 and 7
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    listed = ebs.list_snapshot_blocks(SnapshotId=snapshot)
+    assert [b["BlockIndex"] for b in listed["Blocks"]] == [6, 7], "the blocks that hold data, and only those"
+    read = ebs.get_snapshot_block(SnapshotId=snapshot, BlockIndex=7, BlockToken=listed["Blocks"][1]["BlockToken"])
+    body = read["BlockData"].read()
+    assert body == hashlib.sha256(b"data").digest() * (BLOCK_SIZE // 32) and read["Checksum"] == checksum(body)
+
+    # Written through the API, read back by a volume made from the snapshot (what an instance boots).
+    started = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    ebs.put_snapshot_block(SnapshotId=started, BlockIndex=2, BlockData=body, DataLength=BLOCK_SIZE,
+                           Checksum=checksum(body), ChecksumAlgorithm="SHA256")
+    ebs.complete_snapshot(SnapshotId=started, ChangedBlocksCount=1)
+    restored = ec2.create_volume(Size=1, SnapshotId=started, AvailabilityZone=WORKER_AZ)["VolumeId"]
+    with open(lab_ebs.ebs.volume_file(restored), "rb") as handle:
+        assert os.pread(handle.fileno(), BLOCK_SIZE, 2 * BLOCK_SIZE) == body
+        assert os.pread(handle.fileno(), BLOCK_SIZE, 0) == bytes(BLOCK_SIZE)
