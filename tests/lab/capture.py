@@ -1,4 +1,4 @@
-"""Capture the EC2 requests a client sends, as the client sends them (botocore event hooks).
+"""Capture the EC2 (and EBS direct) requests a client sends, as the client sends them (botocore event hooks).
 
 In-process: ``with RequestLog.attach(client) as log: ...``. In a module process
 (ansible runs each module in its own interpreter): put tests/lab/capture_site on
@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 CAPTURE_ENV = "PV2HVM_CAPTURE_FILE"
 _EVENT = "provide-client-params.ec2"
+_EBS_EVENT = "provide-client-params.ebs"
 
 
 class RequestLog:
@@ -56,7 +57,8 @@ _file_lock = threading.Lock()
 
 
 def _append_to_file(params: dict[str, Any], model: Any, **_: Any) -> None:
-    entry = {"operation": model.name, "params": params}
+    # A block's bytes would make every line 512 KiB; its index and checksum say which block it was.
+    entry = {"operation": model.name, "params": {key: value for key, value in params.items() if key != "BlockData"}}
     with _file_lock, open(os.environ[CAPTURE_ENV], "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry, default=str) + "\n")
 
@@ -74,5 +76,6 @@ def install_from_env() -> None:
     def init_and_hook(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self.register(_EVENT, _append_to_file)
+        self.register(_EBS_EVENT, _append_to_file)
 
     botocore.session.Session.__init__ = init_and_hook
