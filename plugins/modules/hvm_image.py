@@ -43,9 +43,16 @@ options:
     type: str
   volume_id:
     description:
-      - The converted destination volume to snapshot for the root device. Required with O(state=present).
+      - The converted destination volume to snapshot for the root device.
+      - With O(state=present), exactly one of O(volume_id) and O(snapshot_id) is required.
       - Detach it from the worker first, so that the snapshot is consistent.
     type: str
+  snapshot_id:
+    description:
+      - A completed snapshot of the converted root to register as is, in place of O(volume_id) - for example
+        the one M(cloudops.pv2hvm.snapshot_upload) made with the EBS direct APIs. It is not copied.
+    type: str
+    version_added: 0.2.0
   description:
     description:
       - The AMI description.
@@ -80,7 +87,7 @@ options:
   block_device_mappings:
     description:
       - Extra mappings registered as given - data-volume snapshots of the source and instance-store names.
-      - Do not list the root device here; it always comes from O(volume_id).
+      - Do not list the root device here; it always comes from O(volume_id) or O(snapshot_id).
     type: list
     elements: dict
     default: []
@@ -192,7 +199,7 @@ image_id:
   type: str
   sample: ami-0123456789abcdef0
 snapshot_id:
-  description: The root snapshot made from O(volume_id).
+  description: The root snapshot - made from O(volume_id), or O(snapshot_id) as given.
   returned: when O(state=present)
   type: str
   sample: snap-0123456789abcdef0
@@ -320,10 +327,13 @@ class HvmImage:
             self.describe(registered)
             return
         mappings = self.validated_extra_mappings()
-        # Every volume to snapshot, by device: the converted root, and any data volume given by volume_id.
-        volumes = {params["root_device_name"]: self.volume(params["volume_id"], "Destination volume")}
+        # Every volume to snapshot, by device: the converted root (unless its snapshot is given), and any data
+        # volume given by volume_id.
+        volumes = {params["root_device_name"]: self.volume(params["volume_id"], "Destination volume")} if params["volume_id"] else {}
         volumes.update({device: self.volume(volume_id, f"Volume of {device}") for device, volume_id in self.mapped_volumes().items()})
         snapshots = {device: self.existing_snapshot(volume["VolumeId"]) for device, volume in volumes.items()}
+        if params["snapshot_id"]:
+            snapshots[params["root_device_name"]] = self.given_root_snapshot(params["snapshot_id"])
         self.changed = True
         if self.module.check_mode:
             root = snapshots[params["root_device_name"]]
@@ -338,6 +348,13 @@ class HvmImage:
         image_id = register_image(self.client, **self.register_request(snapshots[params["root_device_name"]], mappings))
         wait_for(self.client, "image_available", params["wait_timeout"], ImageIds=[image_id])
         self.describe(get_image(self.client, image_id))
+
+    def given_root_snapshot(self, snapshot_id: str) -> Dict[str, Any]:
+        snapshot = get_snapshot(self.client, snapshot_id)
+        if snapshot is None or snapshot["State"] not in ("pending", "completed"):
+            state = "does not exist" if snapshot is None else f"is {snapshot['State']}"
+            raise Pv2hvmError(f"Root snapshot {snapshot_id} {state}: give a completed snapshot of the converted root. Nothing was registered.")
+        return snapshot
 
     def volume(self, volume_id: str, what: str) -> Dict[str, Any]:
         volume = get_volume(self.client, volume_id)
@@ -367,7 +384,7 @@ class HvmImage:
         for option, mapping in zip(self.params["block_device_mappings"], mappings):
             if mapping["DeviceName"] == self.params["root_device_name"]:
                 raise Pv2hvmError(
-                    f"block_device_mappings lists the root device {mapping['DeviceName']}; the root always comes from volume_id. "
+                    f"block_device_mappings lists the root device {mapping['DeviceName']}; the root always comes from volume_id or snapshot_id. "
                     "Remove that entry."
                 )
             sources = [key for key in ("snapshot_id", "volume_id", "virtual_name", "no_device") if option.get(key)]
@@ -426,6 +443,8 @@ class HvmImage:
             else f"snapshot {volume['VolumeId']} ({volume['Size']} GiB) for {device}"
             for device, volume in volumes.items()
         ]
+        if self.params["snapshot_id"]:
+            steps.insert(0, f"use snapshot {self.params['snapshot_id']} for {self.params['root_device_name']}")
         return (
             f"would {', '.join(steps)} and register HVM AMI {self.params['name']!r} "
             f"({self.params['architecture']}, root {self.params['root_device_name']})"
@@ -495,6 +514,7 @@ def main() -> None:
             image_id=dict(type="str"),
             migration_id=dict(type="str"),
             volume_id=dict(type="str"),
+            snapshot_id=dict(type="str"),
             description=dict(type="str", default=""),
             architecture=dict(type="str", choices=["i386", "x86_64", "arm64"]),
             root_device_name=dict(type="str", default="/dev/xvda"),
@@ -510,10 +530,11 @@ def main() -> None:
             wait_timeout=dict(type="int", default=3600),
         ),
         required_if=[
-            ("state", "present", ("name", "migration_id", "volume_id", "architecture")),
+            ("state", "present", ("name", "migration_id", "architecture")),
+            ("state", "present", ("volume_id", "snapshot_id"), True),
             ("state", "absent", ("image_id", "name"), True),
         ],
-        mutually_exclusive=[("image_id", "volume_id")],
+        mutually_exclusive=[("image_id", "volume_id"), ("volume_id", "snapshot_id")],
         supports_check_mode=True,
     )
     image = HvmImage(module, ec2_client(module))

@@ -201,3 +201,26 @@ def test_parallel_transfer_stops_at_the_first_error() -> None:
     with pytest.raises(RuntimeError, match="block 3"):
         transfer(range(1000), work, parallel=2)
     assert len(done) < 1000
+
+
+def test_an_uploaded_snapshot_is_registered_as_the_ami_root_without_a_volume(module: Any, ec2: Any, tmp_path: Path) -> None:
+    image = tmp_path / "hvm.img"
+    sparse_image(image, size=64 * MIB)
+    snapshot_id = module("snapshot_upload", src=str(image), migration_id=MIGRATION)["snapshot_id"]
+    args = dict(migration_id=MIGRATION, name="uploaded-hvm", architecture="x86_64", root_device_name="/dev/xvda")
+
+    planned = module("hvm_image", check_mode=True, snapshot_id=snapshot_id, **args)
+    assert planned.changed and f"use snapshot {snapshot_id} for /dev/xvda" in planned["msg"], planned
+    registered = module("hvm_image", snapshot_id=snapshot_id, **args)
+    assert not registered.failed and registered["snapshot_id"] == snapshot_id, registered
+    described = ec2.describe_images(ImageIds=[registered["image_id"]])["Images"][0]
+    assert described["VirtualizationType"] == "hvm"
+    assert [(m["DeviceName"], m["Ebs"]["SnapshotId"]) for m in described["BlockDeviceMappings"]] == [("/dev/xvda", snapshot_id)]
+    assert [s["SnapshotId"] for s in ours(ec2)] == [snapshot_id], "registered as is: no copy"
+    assert ec2.describe_volumes()["Volumes"] == [], "no volume was ever made"
+    assert module("hvm_image", snapshot_id=snapshot_id, **args).changed is False
+
+    missing = module("hvm_image", snapshot_id="snap-0000000000000000f", **dict(args, name="other", migration_id="pv2hvm-other"))
+    assert missing.failed and "does not exist" in missing["msg"], missing
+    both = module("hvm_image", snapshot_id=snapshot_id, volume_id="vol-0123", **args)
+    assert both.failed and "mutually exclusive" in both["msg"], both
