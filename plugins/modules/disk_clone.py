@@ -353,7 +353,6 @@ elapsed_seconds:
 """
 
 import datetime
-import json
 import os
 import shutil
 import tempfile
@@ -365,21 +364,20 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils import block_devices
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils import clone_marker
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils import filesystems
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils import manifest
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.commands import run
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.errors import Pv2hvmError
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.mounts import mounted
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.partitions import MSDOS_MAX_SECTORS
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.partitions import Layout
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.partitions import plan_layout
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.progress import DONE, FAILED, Progress
 
 MIB = 1 << 20
-MARKER_DIR = "var/lib/pv2hvm"
-MARKER_PATH = MARKER_DIR + "/clone.json"
-MARKER_FORMAT = 1
-MSDOS_MAX_SECTORS = 1 << 32
-GPT_ENTRIES_BYTES = 128 * 128
-LINUX_FS_GUID = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-BIOS_BOOT_GUID = "21686148-6449-6E6F-744E-656564454649"
+MARKER_DIR = clone_marker.MARKER_DIR
+MARKER_FORMAT = clone_marker.MARKER_FORMAT
 
 
 @dataclass
@@ -401,27 +399,6 @@ class Source:
             "fstype": self.fs.fstype, "uuid": self.fs.uuid, "label": self.fs.label, "size_bytes": self.size_bytes,
             "filesystem_size_bytes": self.fs.size_bytes, "used_bytes": self.fs.used_bytes,
         }
-
-
-@dataclass
-class Layout:
-    """The partition table to write, in sectors of the destination."""
-
-    table: str
-    sector_size: int
-    disk_sectors: int
-    root_start: int
-    root_sectors: int
-    bios_grub_start: Optional[int]
-    required_bytes: int
-
-    def sfdisk_script(self) -> str:
-        if self.table == "msdos":
-            return (f"label: dos\nunit: sectors\n\nstart={self.root_start}, size={self.root_sectors}, "
-                    "type=83, bootable\n")
-        return (f"label: gpt\nunit: sectors\n\nstart={self.root_start}, size={self.root_sectors}, "
-                f"type={LINUX_FS_GUID}, name=root, attrs=LegacyBIOSBootable\n"
-                f"start={self.bios_grub_start}, size={MIB // self.sector_size}, type={BIOS_BOOT_GUID}, name=bios_grub\n")
 
 
 @dataclass
@@ -532,21 +509,6 @@ def inspect_destination(module, source: Source) -> Destination:
     return Destination(device=path, kname=kname, size_bytes=size, layout=layout)
 
 
-def plan_layout(table: str, size: int, sector_size: int, fs_bytes: int) -> Layout:
-    """Partition 1 from 1 MiB (msdos) or 2 MiB (gpt, after bios_grub) to the last usable sector."""
-    sectors = size // sector_size
-    mib = MIB // sector_size
-    if table == "msdos":
-        start, bios_grub, reserved_end = mib, None, 0
-    else:
-        # The backup GPT (header plus entry array) sits in the last sectors of the disk.
-        start, bios_grub, reserved_end = 2 * mib, mib, 1 + -(-GPT_ENTRIES_BYTES // sector_size)
-    root = max(sectors - reserved_end - start, 0)
-    required = (start + reserved_end) * sector_size + fs_bytes
-    return Layout(table=table, sector_size=sector_size, disk_sectors=sectors, root_start=start,
-                  root_sectors=root, bios_grub_start=bios_grub, required_bytes=required)
-
-
 def human(count: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if count < 1024 or unit == "TiB":
@@ -592,14 +554,7 @@ def describe_signature(signature: Dict[str, str]) -> str:
 
 
 def read_marker(module, device: str, fstype: str) -> Optional[Dict[str, Any]]:
-    mount_type, options = filesystems.mount_args(fstype, writable=False)
-    with mounted(module, device, mount_type, options) as root:
-        try:
-            with open(os.path.join(root, MARKER_PATH)) as handle:
-                marker = json.load(handle)
-        except (OSError, ValueError):
-            return None
-    return marker if isinstance(marker, dict) and marker.get("made_by") == "cloudops.pv2hvm.disk_clone" else None
+    return clone_marker.read(module, device, fstype, "cloudops.pv2hvm.disk_clone")
 
 
 def marker_matches(marker: Dict[str, Any], source: Source, destination: Destination, params: Dict[str, Any]) -> bool:
@@ -640,7 +595,7 @@ def plan_steps(source: Source, destination: Destination, params: Dict[str, Any],
                  + ("resize2fs" if source.fs.fstype in filesystems.EXT else "xfs_growfs"))
     if params["verify"] == "content":
         steps.append(f"mount {source.fs_device} and {part} read-only and compare their content manifests")
-    steps.append(f"record /{MARKER_PATH} in {part}")
+    steps.append(f"record /{clone_marker.MARKER_PATH} in {part}")
     return steps
 
 
@@ -686,7 +641,7 @@ def make_clone(module, source: Source, destination: Destination, tool: str, prog
 
     progress.phase("marker")
     result["marker"] = write_marker(module, part, source, destination, tool, new_uuid, result.get("verify"))
-    sync_device(destination.device)
+    clone_marker.sync_device(destination.device)
     return result
 
 
@@ -724,41 +679,7 @@ def write_marker(module, part: str, source: Source, destination: Destination, to
         "copy_method": tool,
         "verify": verify,
     }
-    mount_type, options = filesystems.mount_args(source.fs.fstype, writable=True)
-    with mounted(module, part, mount_type, options) as root:
-        marker["created_directories"] = make_directories(root, MARKER_DIR)
-        path = os.path.join(root, MARKER_PATH)
-        with open(path, "w") as handle:
-            json.dump(marker, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(path, 0o644)
-    return marker
-
-
-def make_directories(root: str, relative: str) -> List[str]:
-    """mkdir -p with mode 0755 root:root; returns the directories it created (relative to root)."""
-    created = []
-    current = ""
-    for name in relative.split("/"):
-        current = f"{current}/{name}" if current else name
-        path = os.path.join(root, current)
-        if not os.path.isdir(path):
-            os.mkdir(path)
-            os.chmod(path, 0o755)
-            os.chown(path, 0, 0)
-            created.append(current)
-    return created
-
-
-def sync_device(device: str) -> None:
-    """Flush the destination's cache to the volume before anyone snapshots it."""
-    handle = os.open(device, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+    return clone_marker.write(module, part, source.fs.fstype, marker)
 
 
 # ---- module -------------------------------------------------------------------------------------
