@@ -29,8 +29,14 @@ options:
   volume_id:
     description:
       - The EBS volume id, as returned by the EC2 API.
+      - Exactly one of O(volume_id) and O(path) is required.
     type: str
-    required: true
+  path:
+    description:
+      - A local block device to describe instead of an attached volume, e.g. a loop device on a snapshot that
+        M(cloudops.pv2hvm.snapshot_download) fetched (the workerless method reads data volumes' ids that way).
+    type: path
+    version_added: 0.2.0
   device_name:
     description:
       - The device name the volume was attached as (C(/dev/sdf), C(/dev/xvdf)).
@@ -78,6 +84,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ source_disk.device }}: {{ source_disk.filesystem or source_disk.partitions }}"
 
+- name: Describe a loop device on a downloaded data snapshot
+  cloudops.pv2hvm.block_device:
+    path: /dev/loop3
+
 - name: Find a volume the lab attached (a loop device behind a by-id link)
   cloudops.pv2hvm.block_device:
     volume_id: vol-0123456789abcdef0
@@ -96,7 +106,7 @@ kernel_name:
   type: str
   sample: nvme1n1
 found_by:
-  description: How the device was found, C(nvme-by-id), C(nvme-serial) or C(xen-name).
+  description: How the device was found, C(nvme-by-id), C(nvme-serial), C(xen-name) or C(path) (given as O(path)).
   returned: success
   type: str
   sample: nvme-by-id
@@ -273,6 +283,8 @@ def xen_names_for_message(device_name: str):
 
 def check_params(module) -> None:
     """Refuse malformed input before looking for anything."""
+    if module.params["path"]:
+        return
     try:
         device_names.check_volume_id(module.params["volume_id"])
         if module.params["device_name"]:
@@ -284,12 +296,17 @@ def check_params(module) -> None:
 
 
 def resolve(module):
-    device, found_by = wait_for_device(module.params)
+    if module.params["path"]:
+        device, found_by = module.params["path"], "path"
+        if not os.path.exists(device):
+            raise Pv2hvmError(f"path {device} does not exist: give a block device of this machine.")
+    else:
+        device, found_by = wait_for_device(module.params)
     block_devices.device_number(device)  # a block device, not a stale file
     reasons = block_devices.in_use(device)
     if reasons:
         raise Pv2hvmError(
-            f"{device} (volume {module.params['volume_id']}) is in use on this worker: {'; '.join(reasons)}. "
+            f"{device} ({module.params['volume_id'] or 'path'}) is in use on this machine: {'; '.join(reasons)}. "
             "It cannot be a migration volume: check the volume id, or unmount/deactivate it first.",
             device=device, in_use=reasons,
         )
@@ -300,12 +317,15 @@ def resolve(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            volume_id=dict(type="str", required=True),
+            volume_id=dict(type="str"),
+            path=dict(type="path"),
             device_name=dict(type="str"),
             timeout=dict(type="int", default=120),
             by_id_dir=dict(type="path", default="/dev/disk/by-id"),
             dev_dir=dict(type="path", default="/dev"),
         ),
+        required_one_of=[("volume_id", "path")],
+        mutually_exclusive=[("volume_id", "path")],
         supports_check_mode=True,
     )
     check_params(module)

@@ -42,6 +42,15 @@ options:
       - The size of O(dest) in bytes. The default is O(offset) plus the snapshot's volume size.
       - It must hold O(offset) plus the volume, so a larger HVM disk can be planned here.
     type: int
+  head_bytes:
+    description:
+      - Download only the blocks that hold the first O(head_bytes) of the volume (whole 512 KiB blocks); the rest
+        of O(dest) stays a hole.
+      - Enough to read a data volume's partition table and filesystem ids (e.g. 8 MiB) without moving the volume.
+      - V(0), the default, downloads every block that holds data.
+    type: int
+    default: 0
+    version_added: 0.2.0
   parallel:
     description: How many blocks are downloaded at once.
     type: int
@@ -73,6 +82,13 @@ EXAMPLES = r"""
     snapshot_id: snap-0123456789abcdef0
     dest: /var/tmp/data.img
     offset: 0
+
+- name: Only the start of a data volume, to read its filesystem ids
+  cloudops.pv2hvm.snapshot_download:
+    snapshot_id: snap-0fedcba9876543210
+    dest: /var/tmp/data-head.img
+    offset: 0
+    head_bytes: 8388608
 """
 
 RETURN = r"""
@@ -92,7 +108,7 @@ size:
   type: int
   sample: 9663676416
 blocks_listed:
-  description: Blocks of the snapshot that hold data (what C(ListSnapshotBlocks) listed).
+  description: Blocks of the snapshot that hold data (what C(ListSnapshotBlocks) listed; within O(head_bytes) if set).
   returned: always
   type: int
   sample: 1630
@@ -162,6 +178,7 @@ def main() -> None:
             dest=dict(type="path", required=True),
             offset=dict(type="int", default=1024 * 1024),
             size=dict(type="int"),
+            head_bytes=dict(type="int", default=0),
             parallel=dict(type="int", default=16),
         ),
         supports_check_mode=True,
@@ -169,6 +186,8 @@ def main() -> None:
     params = module.params
     if params["offset"] < 0 or params["offset"] % 512:
         module.fail_json(msg=f"offset must be a non-negative multiple of 512, got {params['offset']}.")
+    if params["head_bytes"] < 0:
+        module.fail_json(msg=f"head_bytes must be 0 (every block) or a number of bytes, got {params['head_bytes']}.")
     if not 1 <= params["parallel"] <= 64:
         module.fail_json(msg=f"parallel must be 1 to 64, got {params['parallel']}.")
     client = ebs_client(module)
@@ -179,13 +198,16 @@ def main() -> None:
         fail_aws(module, error, f"Could not list the blocks of {snapshot_id}")
     except ValueError as error:
         module.fail_json(msg=str(error))
+    if params["head_bytes"]:
+        blocks = [(index, token) for index, token in blocks if index * BLOCK_SIZE < params["head_bytes"]]
     size = params["size"] or params["offset"] + volume_size * GIB
     if size < params["offset"] + volume_size * GIB:
         module.fail_json(msg=(f"size {size} cannot hold the {volume_size} GiB of {snapshot_id} at offset {params['offset']}: "
                               f"give at least {params['offset'] + volume_size * GIB} bytes."))
     result: Dict[str, Any] = dict(dest=dest, volume_size=volume_size, size=size, blocks_listed=len(blocks),
                                   blocks_downloaded=0, blocks_retried=0, bytes_downloaded=0)
-    ledger = Ledger(ledger_path(dest), {"snapshot_id": snapshot_id, "offset": params["offset"], "size": size})
+    identity = {"snapshot_id": snapshot_id, "offset": params["offset"], "size": size, "head_bytes": params["head_bytes"]}
+    ledger = Ledger(ledger_path(dest), identity)
     resumed = ledger.load()
     if resumed and ledger.complete and os.path.exists(dest) and os.path.getsize(dest) == size:
         module.exit_json(changed=False, **result)
