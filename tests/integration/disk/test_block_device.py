@@ -143,3 +143,18 @@ def test_refuses_malformed_input(tmp_path: Path) -> None:
     assert "not an EBS volume id" in failure({"volume_id": "vol-xyz"})
     assert "not an EBS device name" in failure({"device_name": "/dev/hda", "by_id_dir": str(tmp_path)})
     assert "timeout must be 0 or more" in failure({"timeout": -1})
+
+
+def test_a_local_device_given_as_path_is_described_without_a_volume_id(loops: LoopDevices, tmp_path: Path) -> None:
+    """As the workerless method reads a data snapshot's first MiBs: a read-only loop device on a file."""
+    device = loops.disk("data.img", 64 * MIB)
+    make_filesystem(loops, device, "ext4", "appdata")
+    described = run_module("block_device", {"path": device})
+    assert not described.failed and not described.changed, described
+    assert described["found_by"] == "path" and described["device"] == device
+    assert described["filesystem"] == {"type": "ext4", "label": "appdata", "uuid": blkid(device)["UUID"]}
+
+    both = run_module("block_device", {"path": device, "volume_id": VOLUME})
+    assert both.failed and "mutually exclusive" in both["msg"], both
+    missing = run_module("block_device", {"path": str(tmp_path / "no-such-device")})
+    assert missing.failed and "does not exist" in missing["msg"], missing

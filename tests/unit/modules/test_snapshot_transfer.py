@@ -89,6 +89,20 @@ def test_an_image_uploads_as_its_non_zero_blocks_and_downloads_back_at_the_parti
     assert sent <= policy_actions(prefix="Pv2hvm"), f"docs/iam-policy.json must allow them: {sent - policy_actions(prefix='Pv2hvm')}"
 
 
+def test_head_bytes_downloads_only_the_first_blocks(module: Any, tmp_path: Path) -> None:
+    image = tmp_path / "data.img"
+    non_zero = sparse_image(image)
+    snapshot_id = module("snapshot_upload", src=str(image), migration_id=MIGRATION, source_device="/dev/sdf")["snapshot_id"]
+    head = tmp_path / "head.img"
+    down = module("snapshot_download", snapshot_id=snapshot_id, dest=str(head), offset=0, head_bytes=8 * MIB)
+    first = {index for index in non_zero if index * BLOCK_SIZE < 8 * MIB}
+    assert not down.failed and 0 < len(first) < len(non_zero), down
+    assert down["blocks_listed"] == down["blocks_downloaded"] == len(first), down
+    assert head.stat().st_size == 1024 * MIB and digest_from(head, 0, 8 * MIB) == digest_from(image, 0, 8 * MIB)
+    assert os.stat(head).st_blocks * 512 <= 8 * MIB, "nothing past the head was fetched"
+    assert module("snapshot_download", snapshot_id=snapshot_id, dest=str(head), offset=0, head_bytes=8 * MIB).changed is False
+
+
 def test_a_damaged_block_is_fetched_again_and_one_that_stays_damaged_fails(module: Any, ec2: Any, tmp_path: Path) -> None:
     image = tmp_path / "hvm.img"
     sparse_image(image)
