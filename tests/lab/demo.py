@@ -12,6 +12,10 @@
    volume's expected `data_volume`). Exit 0 only if both boots pass and, for the lab's machine, each
    read its data volume's files.
 
+PV2HVM_DEMO_METHOD=ebs_direct (`make demo PV2HVM_DEMO_METHOD=ebs_direct`) migrates with the EBS direct
+APIs instead of a worker: this machine is the conversion host, no worker is registered and no volume is
+made; the JSON line says which method ran (`method`) and counts the API calls that show it (`api_calls`).
+
 PV2HVM_DEMO_EE=1 (`make demo PV2HVM_DEMO_EE=1`, after `make ee`) runs step 4 as AWX does instead:
 ansible-navigator runs the playbook inside the execution environment, with the host network, and the
 worker is this machine over SSH (tests/lab/sshd.py). Everything else, and the JSON line, is the same.
@@ -40,6 +44,12 @@ DEMO_FAULT_ENV = "PV2HVM_DEMO_FAULT"
 PLAYBOOK = REPO_ROOT / "playbooks" / "migrate_pv_to_hvm.yml"
 # Run the migration by ansible-navigator inside the execution environment (make ee), worker over SSH.
 DEMO_EE_ENV = "PV2HVM_DEMO_EE"
+# worker (default) or ebs_direct: how the migration moves the disk.
+DEMO_METHOD_ENV = "PV2HVM_DEMO_METHOD"
+METHODS = ("worker", "ebs_direct")
+# The calls that tell the methods apart, counted in the JSON line.
+COUNTED_CALLS = ("CreateVolume", "AttachVolume", "RunInstances", "ListSnapshotBlocks", "GetSnapshotBlock", "PutSnapshotBlock",
+                 "CompleteSnapshot")
 DEMO_EE_IMAGE_ENV = "PV2HVM_DEMO_EE_IMAGE"  # default: the image make ee builds
 AWX_PLAYBOOK = REPO_ROOT / "docs" / "awx" / "migrate.yml"  # the README's AWX project playbook
 
@@ -88,10 +98,17 @@ def migration_vars(lab: LabEndpoint, work: Path, sources: list[str], **extra: An
     }
 
 
-def migrate(lab: LabEndpoint, work: Path, source: str, worker: str) -> int:
+def method_vars(method: str, work: Path, worker: str) -> dict[str, Any]:
+    """The method's own extra vars: the worker, or this machine as the conversion host."""
+    if method == "ebs_direct":
+        return {"pv2hvm_method": "ebs_direct", "pv2hvm_conversion_dir": str(work / "images")}
+    return {"pv2hvm_worker_instance_id": worker}
+
+
+def migrate(lab: LabEndpoint, work: Path, source: str, worker: str, method: str = "worker") -> int:
     """Run the playbook with its output on this terminal, as a user would see it."""
-    extra_vars = migration_vars(lab, work, [source], pv2hvm_worker_instance_id=worker)
-    env = module_env(lab.env())
+    extra_vars = migration_vars(lab, work, [source], **method_vars(method, work, worker))
+    env = module_env(lab.env(), capture_file=str(work / "requests.jsonl"))
     env.update(ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     command = [str(Path(sys.executable).with_name("ansible-playbook")), str(PLAYBOOK), "-i", str(write_inventory(work)),
                "-e", json.dumps(extra_vars)]
@@ -163,10 +180,23 @@ def boot_checks(lab: LabEndpoint, image_id: str, work: Path) -> tuple[dict[str, 
     return booted, failures, data_files
 
 
+def api_calls(work: Path) -> dict[str, int]:
+    from tests.lab.capture import RequestLog  # pylint: disable=import-outside-toplevel
+
+    log = RequestLog.read(str(work / "requests.jsonl"))
+    return {name: len(log.of(name)) for name in COUNTED_CALLS}
+
+
 def run() -> int:
     started = time.monotonic()
+    method = os.environ.get(DEMO_METHOD_ENV) or "worker"
+    if method not in METHODS:
+        raise SystemExit(f"{DEMO_METHOD_ENV}={method}: give one of {', '.join(METHODS)}.")
+    if method == "ebs_direct" and os.environ.get(DEMO_EE_ENV) == "1":
+        raise SystemExit(f"{DEMO_EE_ENV}=1 runs the worker method only (the EE reaches its worker over SSH): leave {DEMO_METHOD_ENV} unset.")
     disk = pv_image()
-    summary: dict[str, Any] = {"source": None, "hvm_image_id": None, "boot": {"ide": False, "nvme": False}, "seconds": 0}
+    summary: dict[str, Any] = {"source": None, "method": method, "hvm_image_id": None, "boot": {"ide": False, "nvme": False},
+                               "seconds": 0}
     with tempfile.TemporaryDirectory(prefix="pv2hvm-demo-") as temp:
         work = Path(temp)
         with LabEndpoint(data_dir=str(work / "ebs")) as lab:
@@ -177,10 +207,17 @@ def run() -> int:
             pv = register_pv_image(ec2, name="demo-legacy-web", root_snapshot=seed_pv_root(lab, disk), data_volume=data is not None,
                                    data_snapshot=seed_pv_root(lab, data.disk, "data volume") if data else "")
             source = launch(ec2, pv.image_id, name="demo-legacy-web")
-            worker = register_lab_worker(lab)
             summary["source"] = source
-            say(f"migrating PV instance {source} (AMI {pv.image_id}) with worker {worker} = this machine")
-            rc = (migrate_in_ee if os.environ.get(DEMO_EE_ENV) == "1" else migrate)(lab, work, source, worker)
+            if method == "ebs_direct":
+                worker = ""
+                say(f"migrating PV instance {source} (AMI {pv.image_id}) with the EBS direct APIs: this machine converts, no worker")
+                rc = migrate(lab, work, source, worker, method)
+            else:
+                worker = register_lab_worker(lab)
+                say(f"migrating PV instance {source} (AMI {pv.image_id}) with worker {worker} = this machine")
+                rc = (migrate_in_ee if os.environ.get(DEMO_EE_ENV) == "1" else migrate)(lab, work, source, worker)
+            if os.environ.get(DEMO_EE_ENV) != "1":
+                summary["api_calls"] = api_calls(work)
             reports = sorted((work / "reports").glob("*.json"))
             report = json.loads(reports[0].read_text(encoding="utf-8")) if reports else {}
             if report:

@@ -75,7 +75,7 @@ class Faults:
     _armed: dict[str, Fault] = field(default_factory=dict)
     _stuck: dict[str, int] = field(default_factory=dict)
     _calls: dict[str, int] = field(default_factory=dict)
-    _after: dict[str, Callable[[], None]] = field(default_factory=dict)
+    _after: dict[str, list[Any]] = field(default_factory=dict)  # operation -> [calls still to go, action]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, operation: str, code: str, times: int = 1, message: str | None = None) -> None:
@@ -93,16 +93,24 @@ class Faults:
             self._stuck[operation] = times
             self._calls.setdefault(operation, 0)
 
-    def after(self, operation: str, action: Callable[[], None]) -> None:
-        """Run `action` once, when the next call of `operation` has succeeded and before it is answered:
-        AWS has made the resource, the caller does not know it yet (e.g. the controller dies then)."""
+    def after(self, operation: str, action: Callable[[], None], calls: int = 1) -> None:
+        """Run `action` once, when the `calls`-th next call of `operation` has succeeded and before it is
+        answered: AWS has made the resource, the caller does not know it yet (e.g. the controller dies then)."""
+        if calls < 1:
+            raise ValueError(f"an action runs after at least one call, not {calls}")
         with self._lock:
-            self._after[operation] = action
+            self._after[operation] = [calls, action]
             self._calls.setdefault(operation, 0)
 
     def after_due(self, operation: str) -> Callable[[], None] | None:
         with self._lock:
-            return self._after.pop(operation, None)
+            armed = self._after.get(operation)
+            if armed is None:
+                return None
+            armed[0] -= 1
+            if armed[0] > 0:
+                return None
+            return self._after.pop(operation)[1]
 
     def clear(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ class Crash(NamedTuple):
     task: str = ""  # dies as this task starts (or, with in_chroot, while it runs in the chroot) ...
     api: str = ""  # ... or once the lab has made this call's resource, before answering it
     in_chroot: bool = False
+    calls: int = 1  # with api: dies after this many of its calls (e.g. half-way through an upload's blocks)
 
 
 def crash_env(crash: Crash, work: Path) -> dict[str, str]:
@@ -56,7 +57,7 @@ def arm(lab: Any, crash: Crash, work: Path) -> None:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    lab.faults.after(crash.api, kill_the_controller)
+    lab.faults.after(crash.api, kill_the_controller, calls=crash.calls)
 
 
 def killed_lines(work: Path) -> list[str]:

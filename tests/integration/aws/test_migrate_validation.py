@@ -25,6 +25,11 @@ CASES = {
     # The lab AMI's root is 8 GiB: 8 GiB cannot also hold the partition table and the conversion's headroom.
     "destination as small as the source": ({"pv2hvm_destination_size": 8}, "Set pv2hvm_destination_size to at least 9"),
     "source is the worker": ({"pv2hvm_source_instance_ids": ["WORKER"]}, "Give exactly one worker"),
+    "unknown method": ({"pv2hvm_method": "dd"}, "pv2hvm_method must be one of: worker, ebs_direct"),
+    # ebs_direct has no worker: one given is a mistake, not something to ignore.
+    "ebs_direct with a worker": ({"pv2hvm_method": "ebs_direct"}, "with no worker: leave pv2hvm_worker_instance_id"),
+    "ebs_direct on an unknown host": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
+                                       "pv2hvm_conversion_host": "converter"}, "pv2hvm_conversion_host is an inventory host"),
 }
 
 

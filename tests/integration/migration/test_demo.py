@@ -58,14 +58,36 @@ def run_demo(**env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     return run, json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def test_demo_with_a_users_own_image_passes_both_boots() -> None:
+@pytest.mark.parametrize("method", ["worker", "ebs_direct"])
+def test_demo_with_a_users_own_image_passes_both_boots(method: str) -> None:
     """A PV image the lab code was not written against: xfs on /dev/sda1, a 1 GiB volume 90 % full, no payload."""
     image = build_pv_image(PVImageSpec(fstype="xfs", root_device="/dev/sda1", size_mib=1024, fill_percent=90))
-    run, summary = run_demo(PV2HVM_DEMO_IMAGE=str(image.disk))
+    run, summary = run_demo(PV2HVM_DEMO_IMAGE=str(image.disk), PV2HVM_DEMO_METHOD=method)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
     assert summary["boot"] == {"ide": True, "nvme": True} and "boot_failure" not in summary, summary
+    assert summary["method"] == method and (summary["api_calls"]["CreateVolume"] == 0) == (method == "ebs_direct"), summary
     assert any(line.startswith("==> boot on ide: PASS") and "root=/dev/sda1" in line and "fstype=xfs" in line
                for line in run.stdout.splitlines()), run.stdout[-3000:]
+
+
+def test_demo_with_the_ebs_direct_method_creates_no_volume_and_both_boots_pass() -> None:
+    """The workerless method on the lab's default machine (a data volume, a root that fills its volume)."""
+    run, summary = run_demo(PV2HVM_DEMO_METHOD="ebs_direct")
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    assert summary["method"] == "ebs_direct" and summary["boot"] == {"ide": True, "nvme": True}, summary
+    calls = summary["api_calls"]
+    assert calls["CreateVolume"] == 0 and calls["AttachVolume"] == 0, calls
+    assert calls["RunInstances"] == 1, "only the test instance: no worker"
+    assert calls["CompleteSnapshot"] == 1 and calls["PutSnapshotBlock"] > 0, calls
+    report = json.loads(run.stdout[run.stdout.index("{", run.stdout.index("==> report")):run.stdout.index("==> boot on ide")])
+    assert report["method"] == "ebs_direct" and report["transfer"]["volumes_staged"] == 0, report
+    download, upload = report["transfer"]["download"], report["transfer"]["upload"]
+    assert download["blocks_downloaded"] == download["blocks_listed"] > 0, download
+    assert upload["blocks_uploaded"] == upload["blocks_this_run"] and upload["snapshot_id"] in report["image"]["snapshot_ids"], upload
+    # The data volume's id came from the first MiBs of its snapshot: its files are read on Nitro.
+    data = summary["data_volume"]
+    assert report["fstab"]["data_volume_ids"] == {"/dev/sdf": f"UUID={data['uuid']}"}, report["fstab"]
+    assert summary["data_files"]["nvme"]["/srv/appdata"] == {"device": "/dev/nvme1n1", "files": data["files"]}, summary
 
 
 def test_demo_of_a_broken_conversion_fails_both_boots_with_a_reason() -> None:
