@@ -193,7 +193,7 @@ def run_instances(self: Any, image_id: str, count: int, user_data: Any, security
     image = self.amis.get(image_id)
     if isinstance(image, LabAmi) and image.lab_mappings:
         requested = {m["DeviceName"]: m for m in kwargs.get("block_device_mappings") or []}
-        merged = [requested.pop(m["DeviceName"], None) or _run_mapping(m) for m in image.lab_mappings if "Ebs" in m]
+        merged = [requested.pop(m["DeviceName"], None) or _run_mapping(self, m) for m in image.lab_mappings if "Ebs" in m]
         kwargs["block_device_mappings"] = merged + list(requested.values())
     reservation = _ORIGINALS[(InstanceBackend, "run_instances")](self, image_id, count, user_data, security_group_names, **kwargs)
     if isinstance(image, LabAmi):
@@ -205,8 +205,10 @@ def run_instances(self: Any, image_id: str, count: int, user_data: Any, security
     return reservation
 
 
-def _run_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
+def _run_mapping(backend: Any, mapping: dict[str, Any]) -> dict[str, Any]:
+    """An AMI mapping as RunInstances builds its volume: from the snapshot, with the snapshot's key if encrypted."""
     ebs = mapping["Ebs"]
+    snapshot_key = backend.get_snapshot(ebs["SnapshotId"]).kms_key_id if ebs.get("Encrypted") else None
     return {
         "DeviceName": mapping["DeviceName"],
         "Ebs": {
@@ -215,7 +217,7 @@ def _run_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
             "VolumeType": ebs["VolumeType"],
             "DeleteOnTermination": ebs["DeleteOnTermination"],
             "Encrypted": ebs["Encrypted"],
-            "KmsKeyId": ebs.get("KmsKeyId"),
+            "KmsKeyId": ebs.get("KmsKeyId") or snapshot_key,
         },
     }
 
@@ -269,7 +271,7 @@ def detach_volume(self: Any, volume_id: str, instance_id: str | None = None, dev
 
 
 def create_volume(self: Any, size: int, zone_name: str, snapshot_id: str | None = None, **kwargs: Any) -> Any:
-    """CreateVolume refuses a size below the snapshot's.
+    """CreateVolume refuses a size below the snapshot's, and keeps an encrypted snapshot's key.
 
     AWS API reference, CreateVolume, Size: "If you specify a snapshot, the default is
     the snapshot size. You can specify a volume size that is equal to or larger than
@@ -283,6 +285,12 @@ def create_volume(self: Any, size: int, zone_name: str, snapshot_id: str | None 
                 f"Volume of {size}GiB is smaller than snapshot '{snapshot_id}', expect size >= {snapshot.volume_size}GiB",
             )
     volume = _ORIGINALS[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **kwargs)
+    # CreateVolume, KmsKeyId/Encrypted: a volume restored from an encrypted snapshot is encrypted, by
+    # default with the snapshot's key (stock moto gives it none, or a new one).
+    if snapshot_id and not kwargs.get("kms_key_id"):
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot.encrypted:
+            volume.encrypted, volume.kms_key_id = True, snapshot.kms_key_id
     _notify("volume_created", volume)
     return volume
 

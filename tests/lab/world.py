@@ -74,12 +74,14 @@ def launch_worker(ec2: Any, zone: str = WORKER_AZ) -> str:
     return launch(ec2, register_worker_image(ec2), zone=zone, name="pv2hvm-worker")
 
 
-def seed_pv_root(lab: Any, image: Path, what: str = "PV root") -> str:
-    """A snapshot holding a raw disk image, e.g. a PV root or a data volume (needs the lab's data plane)."""
+def seed_pv_root(lab: Any, image: Path, what: str = "PV root", kms_key_id: str = "") -> str:
+    """A snapshot holding a raw disk image, e.g. a PV root or a data volume (needs the lab's data plane);
+    encrypted with `kms_key_id` if given."""
     from tests.lab.ebs import size_in_gib  # pylint: disable=import-outside-toplevel
 
     ec2 = lab.client()
-    volume = ec2.create_volume(Size=size_in_gib(image), AvailabilityZone=WORKER_AZ, VolumeType="standard")["VolumeId"]
+    encryption = {"Encrypted": True, "KmsKeyId": kms_key_id} if kms_key_id else {}
+    volume = ec2.create_volume(Size=size_in_gib(image), AvailabilityZone=WORKER_AZ, VolumeType="standard", **encryption)["VolumeId"]
     lab.ebs.write_image(volume, image)
     snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"lab: {what} from {image.name}")["SnapshotId"]
     ec2.delete_volume(VolumeId=volume)

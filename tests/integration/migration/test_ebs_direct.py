@@ -1,7 +1,7 @@
 """The workerless method (pv2hvm_method: ebs_direct) through the playbook, when its upload is cut off:
 the controller - here also the conversion host - is killed half-way through the PutSnapshotBlock calls,
-then the same command runs again. (`make demo PV2HVM_DEMO_METHOD=ebs_direct`, in test_demo.py, proves
-the boots.)"""
+then the same command runs again. The source's root snapshot is encrypted with a customer key, which the
+result must carry. (`make demo PV2HVM_DEMO_METHOD=ebs_direct`, in test_demo.py, proves the boots.)"""
 
 from __future__ import annotations
 
@@ -12,23 +12,28 @@ from typing import Any
 import pytest
 
 from tests.lab.migration_faults import ami_root, source_state
+from tests.lab.system import sha256_file
+from tests.lab.world import launch, register_pv_image, seed_pv_root
 from tests.support.crash import Crash, arm, crash_env, killed_lines
 
 pytestmark = pytest.mark.root
 
 # The lab image's HVM disk has about a thousand non-zero blocks: this dies with half of them sent.
 HALF_WAY = Crash("upload", "tree", api="PutSnapshotBlock", calls=500)
+KEY = "arn:aws:kms:us-east-1:123456789012:key/5e1f7a2b-0c3d-4e5f-8a9b-0123456789ab"
 
 
 def direct_vars(work: Path) -> dict[str, Any]:
     return {"pv2hvm_method": "ebs_direct", "pv2hvm_conversion_dir": str(work / "images")}
 
 
-def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consistent_snapshot(migration_lab: Any) -> None:
+def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consistent_snapshot(migration_lab: Any, pv_disk: Path) -> None:
     lab, work = migration_lab, migration_lab.work
-    source = lab.pv_instance("direct-crash")
+    encrypted = register_pv_image(lab.ec2, name="encrypted-web", root_snapshot=seed_pv_root(lab.lab, pv_disk, kms_key_id=KEY),
+                                  data_volume=False)
+    source = launch(lab.ec2, encrypted.image_id, name="direct-crash")
     migration = f"pv2hvm-{source}"
-    before = source_state(lab, source)
+    before = source_state(lab, source), sha256_file(lab.lab.ebs.snapshot_file(encrypted.root_snapshot))
 
     arm(lab.lab, HALF_WAY, work)
     killed = lab.migrate([source], capture="crashed.jsonl", env=crash_env(HALF_WAY, work), own_session=True, **direct_vars(work))
@@ -60,7 +65,9 @@ def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consisten
     assert subprocess.run(["losetup", "--associated", str(image)], capture_output=True, text=True, check=True).stdout == ""
     for capture in ("crashed.jsonl", "rerun.jsonl"):
         assert lab.requests(capture).of("CreateVolume") == [] and lab.requests(capture).of("AttachVolume") == []
-    assert source_state(lab, source) == before
+    assert (source_state(lab, source), sha256_file(lab.lab.ebs.snapshot_file(encrypted.root_snapshot))) == before
+    snapshot = lab.ec2.describe_snapshots(SnapshotIds=[upload["snapshot_id"]])["Snapshots"][0]
+    assert (snapshot["Encrypted"], snapshot.get("KmsKeyId")) == (True, KEY), "encrypted like the source, with its key"
 
     # One image, not two half images: the uploaded root is a clean filesystem with the UUID the report
     # (the frozen conversion's facts) names and fstab's root entry uses.

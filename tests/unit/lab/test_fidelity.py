@@ -297,6 +297,22 @@ def test_snapshot_of_encrypted_volume_keeps_its_key(ec2: Any) -> None:
     assert described["KmsKeyId"] == volume["KmsKeyId"]
 
 
+def test_volumes_restored_from_an_encrypted_snapshot_keep_its_key(ec2: Any) -> None:
+    """CreateVolume and RunInstances from an encrypted snapshot: the volume is encrypted with the snapshot's KMS key
+    unless another is given (AWS API reference, CreateVolume, KmsKeyId; EBS encryption: "volumes that you create
+    from an encrypted snapshot are also encrypted")."""
+    key = "arn:aws:kms:us-east-1:123456789012:key/5e1f7a2b-0c3d-4e5f-8a9b-0123456789ab"
+    volume = ec2.create_volume(Size=8, AvailabilityZone=AZ, Encrypted=True, KmsKeyId=key)
+    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+    restored = ec2.create_volume(Size=8, AvailabilityZone=AZ, SnapshotId=snapshot)
+    assert (restored["Encrypted"], restored.get("KmsKeyId")) == (True, key)
+    image = ec2.register_image(Name="encrypted", Architecture="x86_64", VirtualizationType="hvm", RootDeviceName="/dev/xvda",
+                               BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}])["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ})["Instances"][0]
+    root = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}])["Volumes"][0]
+    assert (root["Encrypted"], root.get("KmsKeyId"), root.get("SnapshotId")) == (True, key, snapshot)
+
+
 def test_modify_instance_attribute_ena_support_changes_only_ena(ec2: Any) -> None:
     """ModifyInstanceAttribute EnaSupport sets the flag and leaves the security groups alone
     (AWS API reference, ModifyInstanceAttribute, EnaSupport)."""
