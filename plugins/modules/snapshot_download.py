@@ -55,6 +55,18 @@ options:
     description: How many blocks are downloaded at once.
     type: int
     default: 16
+  progress_file:
+    description:
+      - Path of a JSON file the module rewrites while it works, as M(cloudops.pv2hvm.disk_clone)'s - C(state)
+        (C(running), C(done), C(failed)), C(phase) (C(download)), C(bytes_done), C(bytes_total), C(percent),
+        C(rate_bytes_per_second), C(eta_seconds) and C(message). Not written in check mode.
+    type: path
+    version_added: 0.2.0
+  progress_interval:
+    description: Seconds between two updates of O(progress_file).
+    type: float
+    default: 5.0
+    version_added: 0.2.0
 notes:
   - Supports check mode, which lists the blocks and writes nothing.
   - Needs the C(ebs:ListSnapshotBlocks) and C(ebs:GetSnapshotBlock) permissions on the snapshot, and the
@@ -149,6 +161,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ebs_direct import 
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ebs_direct import listed_blocks
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ebs_direct import transfer
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.progress import DONE, FAILED, Progress
 
 ATTEMPTS = 3  # fetches of a block whose checksum does not match before giving up
 
@@ -180,6 +193,8 @@ def main() -> None:
             size=dict(type="int"),
             head_bytes=dict(type="int", default=0),
             parallel=dict(type="int", default=16),
+            progress_file=dict(type="path"),
+            progress_interval=dict(type="float", default=5.0),
         ),
         supports_check_mode=True,
     )
@@ -188,6 +203,8 @@ def main() -> None:
         module.fail_json(msg=f"offset must be a non-negative multiple of 512, got {params['offset']}.")
     if params["head_bytes"] < 0:
         module.fail_json(msg=f"head_bytes must be 0 (every block) or a number of bytes, got {params['head_bytes']}.")
+    if params["progress_interval"] <= 0:
+        module.fail_json(msg=f"progress_interval must be more than 0 seconds, got {params['progress_interval']}.")
     if not 1 <= params["parallel"] <= 64:
         module.fail_json(msg=f"parallel must be 1 to 64, got {params['parallel']}.")
     client = ebs_client(module)
@@ -222,6 +239,8 @@ def main() -> None:
     with open(dest, "ab") as handle:
         handle.truncate(size)
     ledger.save()
+    progress = Progress(params["progress_file"], params["progress_interval"], snapshot_id=snapshot_id, dest=dest).start()
+    progress.phase("download", total=len(todo) * BLOCK_SIZE)
     counting = threading.Lock()
     with open(dest, "r+b") as handle:
 
@@ -234,19 +253,23 @@ def main() -> None:
                 result["blocks_downloaded"] += 1
                 result["bytes_downloaded"] += len(data)
             ledger.mark(index)
+            progress.advance(len(data))
 
         try:
             transfer(todo, download, params["parallel"])
             os.fsync(handle.fileno())
         except DamagedBlock as error:
             ledger.save()
+            progress.stop(FAILED, str(error))
             module.fail_json(msg=f"{error}. Run it again to fetch the rest; the blocks done are kept.", **result)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             ledger.save()
+            progress.stop(FAILED, str(error))
             fail_aws(module, error, f"Downloading {snapshot_id} stopped after {result['blocks_downloaded']} blocks; run it again to continue",
                      **result)
     ledger.complete = True
     ledger.save()
+    progress.stop(DONE, f"downloaded {result['blocks_downloaded']} blocks of {snapshot_id}")
     module.exit_json(changed=True, **result)
 
 

@@ -74,6 +74,18 @@ options:
     description: How many seconds to wait for the snapshot to be C(completed) once sealed.
     type: int
     default: 3600
+  progress_file:
+    description:
+      - Path of a JSON file the module rewrites while it works, as M(cloudops.pv2hvm.disk_clone)'s - C(state)
+        (C(running), C(done), C(failed)), C(phase) (C(upload), C(seal), C(verify)), C(bytes_done), C(bytes_total),
+        C(percent), C(rate_bytes_per_second), C(eta_seconds) and C(message). Not written in check mode.
+    type: path
+    version_added: 0.2.0
+  progress_interval:
+    description: Seconds between two updates of O(progress_file).
+    type: float
+    default: 5.0
+    version_added: 0.2.0
 notes:
   - Supports check mode, which reads O(src) and reports how many blocks it would upload.
   - Needs C(ebs:StartSnapshot), C(ebs:PutSnapshotBlock), C(ebs:CompleteSnapshot) and C(ebs:ListSnapshotBlocks),
@@ -170,6 +182,7 @@ from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import delete_
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import ec2_client
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import fail_aws
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.ec2 import find_own_snapshots
+from ansible_collections.cloudops.pv2hvm.plugins.module_utils.progress import DONE, FAILED, Progress
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import migration_filters
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import TAG_SOURCE_DEVICE
 from ansible_collections.cloudops.pv2hvm.plugins.module_utils.tagging import migration_tags
@@ -196,6 +209,11 @@ class Upload:
         self.result: Dict[str, Any] = dict(snapshot_id="", volume_size=self.volume_size, blocks_uploaded=0, blocks_this_run=0,
                                            blocks_skipped_zero=0, bytes_uploaded=0, resumed=False)
         self._counting = threading.Lock()
+        self.progress = Progress(None)  # replaced by the real one once the upload starts
+
+    def fail(self, message: str) -> None:
+        self.progress.stop(FAILED, message)
+        self.module.fail_json(msg=message, **self.result)
 
     def ours(self) -> List[Dict[str, Any]]:
         """The migration's snapshots of this purpose, failed ones included."""
@@ -221,12 +239,13 @@ class Upload:
             request["KmsKeyArn"] = kms_key
         return self.ebs.start_snapshot(aws_retry=True, **request)["SnapshotId"]
 
-    def scan(self, ledger: Ledger, write: Optional[Any]) -> None:
-        """Every data block of src not yet in the ledger: skipped if zero, else uploaded (if `write`)."""
+    def scan(self, ledger: Ledger, write: Optional[Any], todo: Optional[List[int]] = None) -> None:
+        """Every data block of src not yet in the ledger (or `todo`): skipped if zero, else uploaded (if `write`)."""
         with open(self.src, "rb") as handle:
 
             def upload(index: int) -> None:
                 data = read_exact(handle, index * BLOCK_SIZE)
+                self.progress.advance(BLOCK_SIZE)
                 if is_zero(data):
                     with self._counting:
                         self.result["blocks_skipped_zero"] += 1
@@ -239,8 +258,8 @@ class Upload:
                     self.result["blocks_this_run"] += 1
                     self.result["bytes_uploaded"] += len(data)
 
-            todo = (index for index in data_blocks(self.src) if index not in ledger.done)
-            transfer(todo, upload, self.params["parallel"] if write is not None else 1)
+            blocks = todo if todo is not None else (index for index in data_blocks(self.src) if index not in ledger.done)
+            transfer(blocks, upload, self.params["parallel"] if write is not None else 1)
 
     def run(self) -> None:
         params, result = self.params, self.result
@@ -269,8 +288,12 @@ class Upload:
             self.ebs.put_snapshot_block(aws_retry=True, SnapshotId=snapshot_id, BlockIndex=index, BlockData=data,
                                         DataLength=len(data), Checksum=digest, ChecksumAlgorithm="SHA256")
 
-        self.scan(ledger, write)
+        todo = [index for index in data_blocks(self.src) if index not in ledger.done]
+        self.progress = Progress(params["progress_file"], params["progress_interval"], src=self.src, snapshot_id=snapshot_id).start()
+        self.progress.phase("upload", total=len(todo) * BLOCK_SIZE)
+        self.scan(ledger, write, todo)
         ledger.save()
+        self.progress.phase("seal")
         result["blocks_uploaded"] = len(ledger.done)
         sealed = self.ebs.complete_snapshot(
             aws_retry=True, SnapshotId=snapshot_id, ChangedBlocksCount=len(ledger.done), Checksum=aggregate_checksum(ledger.done),
@@ -279,10 +302,12 @@ class Upload:
             ledger.remove()
             raise UploadMismatch(f"EBS put {snapshot_id} in the error state when it was sealed with {len(ledger.done)} blocks")
         wait_for(self.ec2, "snapshot_completed", params["wait_timeout"], SnapshotIds=[snapshot_id])
+        self.progress.phase("verify")
         _size, held = listed_blocks(self.ebs, snapshot_id)
         if {index for index, _token in held} != set(ledger.done):
             raise UploadMismatch(f"{snapshot_id} holds {len(held)} blocks but {len(ledger.done)} were uploaded")
         ledger.remove()
+        self.progress.stop(DONE, f"uploaded {self.src} as {snapshot_id}")
         self.module.exit_json(changed=True, **result)
 
 
@@ -301,6 +326,8 @@ def main() -> None:
             parallel=dict(type="int", default=16),
             timeout_minutes=dict(type="int", default=60),
             wait_timeout=dict(type="int", default=3600),
+            progress_file=dict(type="path"),
+            progress_interval=dict(type="float", default=5.0),
         ),
         supports_check_mode=True,
     )
@@ -311,15 +338,17 @@ def main() -> None:
         module.fail_json(msg=f"parallel must be 1 to 64, got {params['parallel']}.")
     if not 10 <= params["timeout_minutes"] <= 4320:
         module.fail_json(msg=f"timeout_minutes must be 10 to 4320 (StartSnapshot's Timeout), got {params['timeout_minutes']}.")
+    if params["progress_interval"] <= 0:
+        module.fail_json(msg=f"progress_interval must be more than 0 seconds, got {params['progress_interval']}.")
     upload = Upload(module)
     try:
         upload.run()
     except UploadMismatch as error:
-        module.fail_json(msg=f"{error}. The snapshot is tagged {params['migration_id']}: cleanup removes it; run the upload again.",
-                         **upload.result)
+        upload.fail(f"{error}. The snapshot is tagged {params['migration_id']}: cleanup removes it; run the upload again.")
     except WaitTimeout as error:
-        module.fail_json(msg=f"{error}. Run it again to go on waiting.", **upload.result)
+        upload.fail(f"{error}. Run it again to go on waiting.")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        upload.progress.stop(FAILED, str(error))
         fail_aws(module, error, f"Uploading {params['src']} stopped after {upload.result['blocks_this_run']} blocks; run it again to continue",
                  **upload.result)
 

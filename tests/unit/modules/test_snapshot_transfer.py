@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import uuid
@@ -61,8 +62,12 @@ def test_an_image_uploads_as_its_non_zero_blocks_and_downloads_back_at_the_parti
     planned = module("snapshot_upload", check_mode=True, src=str(image), migration_id=MIGRATION)
     assert planned.changed and planned["blocks_this_run"] == len(non_zero) and ours(ec2) == []
 
-    uploaded = module("snapshot_upload", src=str(image), migration_id=MIGRATION, description="test")
+    uploaded = module("snapshot_upload", src=str(image), migration_id=MIGRATION, description="test",
+                      progress_file=str(tmp_path / "upload.progress.json"), progress_interval=0.1)
     assert not uploaded.failed, uploaded
+    progress = json.loads((tmp_path / "upload.progress.json").read_text())
+    assert (progress["state"], progress["phase"], progress["snapshot_id"]) == ("done", "verify", uploaded["snapshot_id"]), progress
+    assert progress["bytes_done"] == progress["bytes_total"] == (len(non_zero) + 1) * BLOCK_SIZE, "every data block, the zero one too"
     assert uploaded["blocks_uploaded"] == len(non_zero) and uploaded["blocks_skipped_zero"] == 1
     assert uploaded["bytes_uploaded"] == len(non_zero) * BLOCK_SIZE
     snapshot = ours(ec2)
@@ -74,8 +79,11 @@ def test_an_image_uploads_as_its_non_zero_blocks_and_downloads_back_at_the_parti
     assert again.changed is False and again["snapshot_id"] == uploaded["snapshot_id"]
 
     dest = tmp_path / "down.img"
-    down = module("snapshot_download", snapshot_id=uploaded["snapshot_id"], dest=str(dest), offset=MIB)
+    down = module("snapshot_download", snapshot_id=uploaded["snapshot_id"], dest=str(dest), offset=MIB,
+                  progress_file=str(tmp_path / "download.progress.json"))
     assert not down.failed, down
+    progress = json.loads((tmp_path / "download.progress.json").read_text())
+    assert (progress["state"], progress["phase"], progress["bytes_total"]) == ("done", "download", len(non_zero) * BLOCK_SIZE), progress
     assert down["blocks_listed"] == down["blocks_downloaded"] == len(non_zero) and down["blocks_retried"] == 0
     assert dest.stat().st_size == MIB + 1024 * MIB
     assert digest_from(dest, MIB, 1024 * MIB) == digest_from(image, 0, 1024 * MIB)
