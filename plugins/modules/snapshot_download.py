@@ -55,19 +55,8 @@ options:
     description: How many blocks are downloaded at once.
     type: int
     default: 16
-  progress_file:
-    description:
-      - Path of a JSON file the module rewrites while it works, as M(cloudops.pv2hvm.disk_clone)'s - C(state)
-        (C(running), C(done), C(failed)), C(phase) (C(download)), C(bytes_done), C(bytes_total), C(percent),
-        C(rate_bytes_per_second), C(eta_seconds) and C(message). Not written in check mode.
-    type: path
-    version_added: 0.2.0
-  progress_interval:
-    description: Seconds between two updates of O(progress_file).
-    type: float
-    default: 5.0
-    version_added: 0.2.0
 notes:
+  - The phases of O(progress_file) are C(download).
   - Supports check mode, which lists the blocks and writes nothing.
   - Needs the C(ebs:ListSnapshotBlocks) and C(ebs:GetSnapshotBlock) permissions on the snapshot, and the
     KMS key's C(kms:Decrypt) when the snapshot is encrypted.
@@ -76,6 +65,7 @@ seealso:
   - module: cloudops.pv2hvm.snapshot_upload
   - module: cloudops.pv2hvm.disk_clone
 extends_documentation_fragment:
+  - cloudops.pv2hvm.progress
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -74,19 +74,8 @@ options:
     description: How many seconds to wait for the snapshot to be C(completed) once sealed.
     type: int
     default: 3600
-  progress_file:
-    description:
-      - Path of a JSON file the module rewrites while it works, as M(cloudops.pv2hvm.disk_clone)'s - C(state)
-        (C(running), C(done), C(failed)), C(phase) (C(upload), C(seal), C(verify)), C(bytes_done), C(bytes_total),
-        C(percent), C(rate_bytes_per_second), C(eta_seconds) and C(message). Not written in check mode.
-    type: path
-    version_added: 0.2.0
-  progress_interval:
-    description: Seconds between two updates of O(progress_file).
-    type: float
-    default: 5.0
-    version_added: 0.2.0
 notes:
+  - The phases of O(progress_file) are C(upload), C(seal), then C(verify).
   - Supports check mode, which reads O(src) and reports how many blocks it would upload.
   - Needs C(ebs:StartSnapshot), C(ebs:PutSnapshotBlock), C(ebs:CompleteSnapshot) and C(ebs:ListSnapshotBlocks),
     C(ec2:DescribeSnapshots), C(ec2:DeleteSnapshot) (for a failed earlier upload) and, for an encrypted
@@ -95,6 +84,7 @@ seealso:
   - module: cloudops.pv2hvm.snapshot_download
   - module: cloudops.pv2hvm.hvm_image
 extends_documentation_fragment:
+  - cloudops.pv2hvm.progress
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
