@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.lab.migration_faults import ami_root, source_state
+from tests.lab.demo import write_inventory
+from tests.lab.endpoint import LAB_REGION
+from tests.lab.migration_faults import CONVERSION_LEFTOVERS, ami_root, mounts_under, source_state
 from tests.lab.system import sha256_file
 from tests.lab.world import launch, register_pv_image, seed_pv_root
 from tests.support.crash import Crash, arm, crash_env, killed_lines
+from tests.support.modules import REPO_ROOT
+from tests.support.playbooks import run_playbook
 
 pytestmark = pytest.mark.root
 
@@ -62,7 +66,7 @@ def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consisten
     kept = {image_id, upload["snapshot_id"]}
     assert sorted(set(lab.tagged(migration)) - kept) == [], "nothing but the AMI and its root snapshot is left"
     assert list((work / "images").iterdir()) == [], "the conversion host keeps no image, ledger or facts"
-    assert subprocess.run(["losetup", "--associated", str(image)], capture_output=True, text=True, check=True).stdout == ""
+    assert loops_on(image) == []
     for capture in ("crashed.jsonl", "rerun.jsonl"):
         assert lab.requests(capture).of("CreateVolume") == [] and lab.requests(capture).of("AttachVolume") == []
     assert (source_state(lab, source), sha256_file(lab.lab.ebs.snapshot_file(encrypted.root_snapshot))) == before
@@ -86,3 +90,54 @@ def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consisten
         fstab_root = [line.split()[0] for line in (mounted / "etc/fstab").read_text(encoding="utf-8").splitlines()
                       if line.split()[1:2] == ["/"]]
     assert fstab_root == [f"UUID={uuid}"], fstab_root
+
+
+@pytest.mark.parametrize("then", ["cleanup", "re-run"])
+def test_a_chroot_phase_crash_is_cleaned_up_or_finished_by_a_re_run(migration_lab: Any, then: str) -> None:
+    """Killed while the image's own tools run in its chroot: the image is mounted with the chroot's mounts, on a
+    loop device, in the conversion directory. cleanup.yml, given the conversion host, leaves nothing; a plain
+    re-run releases it all and finishes the migration with an image free of the conversion's temporary files."""
+    lab, work = migration_lab, migration_lab.work
+    source = lab.pv_instance("direct-chroot-crash")
+    migration = f"pv2hvm-{source}"
+    before = source_state(lab, source)
+    in_chroot = Crash("boot_config", "tree", task="Build the initramfs of each kernel with the image's own tool", in_chroot=True)
+    killed = lab.migrate([source], capture="crashed.jsonl", env=crash_env(in_chroot, work), own_session=True, **direct_vars(work))
+    assert killed.rc == -9 and len(killed_lines(work)) == 1, killed.explain()
+    image = work / "images" / f"{migration}.img"
+    mount_point = work / "mnt" / migration
+    assert len(mounts_under(mount_point)) > 1, "the crash left the image mounted with the chroot's mounts"
+    assert loops_on(image), "and on its loop device"
+
+    if then == "re-run":
+        finish_by_re_run(lab, source, image, mount_point)
+        assert source_state(lab, source) == before
+        return
+    cleanup_vars = {"pv2hvm_aws_endpoint_url": lab.lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_cleanup_migration_id": migration,
+                    "pv2hvm_cleanup_worker_host": "localhost", "pv2hvm_worker_mount_base": str(work / "mnt"),
+                    "pv2hvm_conversion_dir": str(work / "images"), "pv2hvm_cleanup_confirm": True}
+    done = run_playbook(REPO_ROOT / "playbooks" / "cleanup.yml", cleanup_vars, env=lab.lab.env(), inventory=write_inventory(work))
+    assert done.rc == 0, done.explain()
+    assert mounts_under(mount_point) == [] and loops_on(image) == []
+    assert list((work / "images").iterdir()) == [], "the image, its ledger and progress file are gone"
+    assert lab.tagged(migration) == [], "the source's snapshot (the only resource made) is gone"
+    assert source_state(lab, source) == before
+
+
+def finish_by_re_run(lab: Any, source: str, image: Path, mount_point: Path) -> None:
+    done = lab.migrate([source], capture="rerun.jsonl", **direct_vars(lab.work))
+    assert done.rc == 0, done.explain()
+    report = lab.report(source)
+    assert report["status"] == "succeeded" and report["transfer"]["upload"]["resumed"] is False, report
+    assert mounts_under(mount_point) == [] and loops_on(image) == [] and list(image.parent.iterdir()) == []
+    kept = {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
+    assert sorted(set(lab.tagged(f"pv2hvm-{source}")) - kept) == []
+    with ami_root(lab, report["image"]["image_id"]) as root:
+        assert [path for path in CONVERSION_LEFTOVERS if (root / path).exists()] == []
+        assert sorted((root / "boot").glob("initrd.img-*")), "the initramfs the crash cut short was built again"
+
+
+def loops_on(image: Path) -> list[str]:
+    listed = subprocess.run(["losetup", "--noheadings", "--output", "NAME", "--associated", str(image)], capture_output=True,
+                            text=True, check=True)
+    return listed.stdout.split()
