@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,11 @@ def api_cases() -> list[bool]:
         cases += [(fault_matrix.run_refused, case) for case in fault_matrix.REFUSED]
         results = []
         for runner, case in cases:
-            outcome = runner(fault_matrix.World.make(lab), *case)
+            world = fault_matrix.World.make(lab)
+            try:
+                outcome = runner(world, *case)
+            finally:
+                world.close()
             results.append(line(outcome.step, outcome.fault, outcome.outcome, outcome.seconds, len(outcome.leaked)))
         return results
     finally:
@@ -79,6 +84,36 @@ def crash_cases(pv_disk: Path, work: Path) -> list[bool]:
     return results
 
 
+def direct_cases(pv_disk: Path, work: Path) -> list[bool]:
+    """The workerless method: killed half-way through its upload, then a plain re-run; killed in the chroot phase,
+    then cleanup.yml given the conversion host."""
+    results = []
+    with migration_lab(pv_disk, work / "direct") as lab:
+        source = lab.pv_instance("direct-upload-crash")
+        started = time.monotonic()
+        killed = migration_faults.direct_crash(lab, source, migration_faults.DIRECT_UPLOAD_CRASH)
+        done = lab.migrate([source], capture="rerun.jsonl", **migration_faults.direct_vars(lab.work))
+        report = lab.report(source) if done.rc == 0 else {}
+        kept = {report.get("image", {}).get("image_id"), *report.get("image", {}).get("snapshot_ids", [])}
+        leaked = [item for item in lab.tagged(f"pv2hvm-{source}") if item not in kept]
+        leaked += migration_faults.conversion_host_leftovers(lab, source)
+        resumed = report.get("transfer", {}).get("upload", {}).get("resumed")
+        outcome = ("died there; the re-run resumed the upload into one snapshot" if killed.rc == -9 and done.rc == 0 and resumed
+                   else f"did not die as armed or converge: rc {killed.rc} then {done.rc}")
+        results.append(line("upload (ebs_direct)", "SIGKILL tree after 500 PutSnapshotBlock", outcome, time.monotonic() - started,
+                            len(leaked)))
+
+        source = lab.pv_instance("direct-chroot-crash")
+        started = time.monotonic()
+        killed = migration_faults.direct_crash(lab, source, migration_faults.DIRECT_CHROOT_CRASH)
+        cleaned = migration_faults.cleanup_conversion_host(lab, f"pv2hvm-{source}")
+        leaked = lab.tagged(f"pv2hvm-{source}") + migration_faults.conversion_host_leftovers(lab, source)
+        outcome = ("died there; cleanup.yml given the conversion host removed everything" if killed.rc == -9 and cleaned.rc == 0
+                   else f"did not die as armed or clean up: rc {killed.rc} then {cleaned.rc}")
+        results.append(line("boot_config (ebs_direct)", "SIGKILL tree in the chroot", outcome, time.monotonic() - started, len(leaked)))
+    return results
+
+
 def main() -> int:
     results = api_cases()
     work = Path(tempfile.mkdtemp(prefix="pv2hvm-faults-", dir="/var/tmp"))
@@ -86,6 +121,7 @@ def main() -> int:
         pv_disk = build_pv_image().disk
         results += stuck_cases(pv_disk, work)
         results += crash_cases(pv_disk, work)
+        results += direct_cases(pv_disk, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = results.count(False)

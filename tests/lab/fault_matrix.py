@@ -13,8 +13,11 @@ tests (tests/integration/aws/test_api_faults.py) assert on the outcome and `make
 
 from __future__ import annotations
 
+import tempfile
 import time
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from tests.lab.world import WORKER_AZ, launch, launch_worker, register_pv_image
@@ -31,6 +34,7 @@ class World:
     ec2: Any
     source: str
     worker: str
+    scratch: list[Path] = field(default_factory=list)  # the disk images' directories, removed by close()
 
     @classmethod
     def make(cls, lab: Any) -> "World":
@@ -38,6 +42,10 @@ class World:
         lab.faults.clear()
         ec2 = lab.client()
         return cls(lab, ec2, launch(ec2, register_pv_image(ec2, data_volume=False).image_id), launch_worker(ec2))
+
+    def close(self) -> None:
+        for directory in self.scratch:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def module(self, module_name: str, **args: Any) -> Any:
         return run_module(module_name, dict(self.lab.module_params(), **args), env=self.lab.env())
@@ -47,6 +55,23 @@ class World:
         if result.failed:
             raise AssertionError(f"{module_name} failed while preparing a case: {result.get('msg')}")
         return result
+
+    def disk_image(self) -> str:
+        """A small sparse disk image with data in its first blocks (what the workerless method uploads)."""
+        self.scratch.append(Path(tempfile.mkdtemp(prefix="pv2hvm-faults-")))
+        path = self.scratch[-1] / "hvm.img"
+        with open(path, "wb") as handle:
+            handle.truncate(64 << 20)
+            for offset in (0, 1 << 20, 9 << 20):
+                handle.seek(offset)
+                handle.write(bytes(range(256)) * 4096)
+        return str(path)
+
+    def uploaded(self) -> dict[str, Any]:
+        """A snapshot with data blocks, for a download to read, and where to download it."""
+        image = self.disk_image()
+        snapshot = self.ok("snapshot_upload", src=image, migration_id=MIGRATION, source_device="/dev/sdz")["snapshot_id"]
+        return {"snapshot_id": snapshot, "dest": f"{image}.down"}
 
     def snapshots(self) -> Any:
         return self.ok("source_snapshots", instance_id=self.source, migration_id=MIGRATION)
@@ -87,6 +112,11 @@ def _hvm_image(world: World, prepared: dict[str, Any]) -> Any:
     return world.module("hvm_image", migration_id=MIGRATION, volume_id=prepared["volume_id"], name=f"{MIGRATION}-hvm", architecture="x86_64")
 
 
+def _register_from_snapshot(world: World, prepared: dict[str, Any]) -> Any:
+    return world.module("hvm_image", migration_id=MIGRATION, snapshot_id=prepared["snapshot_id"], name=f"{MIGRATION}-hvm",
+                        architecture="x86_64")
+
+
 STEPS = {
     "inspect": Step(lambda w: {}, lambda w, prepared: w.module("source_info", instance_id=w.source), ""),
     "snapshot": Step(lambda w: {}, lambda w, prepared: w.module("source_snapshots", instance_id=w.source, migration_id=MIGRATION), "snapshot"),
@@ -104,6 +134,11 @@ STEPS = {
                           "instance"),
     "cleanup": Step(lambda w: {"volume_id": w.destination(attach=False)["volume_id"]},
                     lambda w, p: w.module("cleanup", migration_id=MIGRATION), ""),
+    # The workerless method's own steps (pv2hvm_method: ebs_direct): EBS direct calls, then the AMI from the snapshot.
+    "download": Step(lambda w: w.uploaded(), lambda w, p: w.module("snapshot_download", snapshot_id=p["snapshot_id"], dest=p["dest"]), ""),
+    "upload": Step(lambda w: {"src": w.disk_image()},
+                   lambda w, p: w.module("snapshot_upload", src=p["src"], migration_id=MIGRATION), "snapshot"),
+    "register-from-snapshot": Step(lambda w: {"snapshot_id": w.uploaded()["snapshot_id"]}, _register_from_snapshot, "image"),
 }
 
 # (step, operation, code, times): throttling that the retries must absorb.
@@ -117,6 +152,11 @@ THROTTLED = [
     ("register", "RegisterImage", "RequestLimitExceeded", 2),
     ("test-instance", "RunInstances", "RequestLimitExceeded", 2),
     ("cleanup", "DeleteVolume", "RequestLimitExceeded", 2),
+    ("download", "ListSnapshotBlocks", "RequestThrottledException", 2),
+    ("download", "GetSnapshotBlock", "RequestThrottledException", 3),
+    ("upload", "StartSnapshot", "ServiceQuotaExceededException", 2),
+    ("upload", "PutSnapshotBlock", "RequestThrottledException", 3),
+    ("register-from-snapshot", "RegisterImage", "RequestLimitExceeded", 2),
 ]
 
 # (step, operation, code, words the message must hold): errors that must stop the step cleanly.

@@ -47,6 +47,11 @@ EVERY_STEP = [
 ]
 CONVERSION_LEFTOVERS = ("usr/sbin/policy-rc.d", "etc/resolv.conf.pv2hvm-saved", "etc/resolv.conf.pv2hvm-absent")
 
+# The workerless method (pv2hvm_method: ebs_direct), this machine its conversion host: killed half-way through the
+# upload (the lab image's HVM disk has about a thousand non-zero blocks), or while the image's tools run in its chroot.
+DIRECT_UPLOAD_CRASH = Crash("upload", "tree", api="PutSnapshotBlock", calls=500)
+DIRECT_CHROOT_CRASH = Crash("boot_config", "tree", task="Build the initramfs of each kernel with the image's own tool", in_chroot=True)
+
 
 @dataclass
 class Stuck:
@@ -151,6 +156,48 @@ def converge(lab: MigrationLab, source: str, worker: str) -> Converged:
         with ami_root(lab, image_id) as root:
             leaked += [f"{path} in the AMI's root" for path in CONVERSION_LEFTOVERS if (root / path).exists()]
     return Converged(run, round(seconds, 1), report, leaked)
+
+
+def direct_vars(work: Path) -> dict[str, Any]:
+    return {"pv2hvm_method": "ebs_direct", "pv2hvm_conversion_dir": str(work / "images")}
+
+
+def direct_crash(lab: MigrationLab, source: str, crash_at: Crash) -> PlaybookRun:
+    """The ebs_direct migration, its controller (and conversion host) killed at `crash_at`."""
+    arm(lab.lab, crash_at, lab.work)
+    run = lab.migrate([source], capture="crashed.jsonl", env=crash_env(crash_at, lab.work), own_session=True, **direct_vars(lab.work))
+    lab.lab.faults.clear()
+    return run
+
+
+def cleanup_conversion_host(lab: MigrationLab, migration: str) -> PlaybookRun:
+    """cleanup.yml for one migration, given this machine as the worker or conversion host, confirmed."""
+    from tests.lab.demo import write_inventory  # pylint: disable=import-outside-toplevel
+    from tests.lab.endpoint import LAB_REGION  # pylint: disable=import-outside-toplevel
+    from tests.support.modules import REPO_ROOT  # pylint: disable=import-outside-toplevel
+    from tests.support.playbooks import run_playbook  # pylint: disable=import-outside-toplevel
+
+    cleanup_vars = {"pv2hvm_aws_endpoint_url": lab.lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_cleanup_migration_id": migration,
+                    "pv2hvm_cleanup_worker_host": "localhost", "pv2hvm_worker_mount_base": str(lab.work / "mnt"),
+                    "pv2hvm_conversion_dir": str(lab.work / "images"), "pv2hvm_cleanup_confirm": True}
+    return run_playbook(REPO_ROOT / "playbooks" / "cleanup.yml", cleanup_vars, env=lab.lab.env(), inventory=write_inventory(lab.work))
+
+
+def loops_on(image: Path) -> list[str]:
+    listed = subprocess.run(["losetup", "--noheadings", "--output", "NAME", "--associated", str(image)], capture_output=True,
+                            text=True, check=True)
+    return listed.stdout.split()
+
+
+def conversion_host_leftovers(lab: MigrationLab, source: str) -> list[str]:
+    """What an ebs_direct migration left on its conversion host: mounts, loop devices on its image, files."""
+    migration = f"pv2hvm-{source}"
+    image = lab.work / "images" / f"{migration}.img"
+    left = [f"mount {path}" for path in mounts_under(lab.work / "mnt" / migration)]
+    left += [f"loop device {loop}" for loop in loops_on(image)]
+    if image.parent.exists():
+        left += [str(path) for path in image.parent.iterdir()]
+    return left
 
 
 @contextmanager

@@ -19,6 +19,7 @@ def world(lab: Any) -> Any:
     made = World.make(lab)
     yield made
     lab.faults.clear()
+    made.close()
 
 
 @pytest.mark.parametrize(("step", "operation", "code", "times"), THROTTLED, ids=[f"{case[0]}-{case[1]}-{case[2]}" for case in THROTTLED])

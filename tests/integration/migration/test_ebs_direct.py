@@ -11,24 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.lab.demo import write_inventory
-from tests.lab.endpoint import LAB_REGION
-from tests.lab.migration_faults import CONVERSION_LEFTOVERS, ami_root, mounts_under, source_state
+from tests.lab.migration_faults import (CONVERSION_LEFTOVERS, DIRECT_CHROOT_CRASH, DIRECT_UPLOAD_CRASH, ami_root, cleanup_conversion_host,
+                                        direct_crash, direct_vars, loops_on, mounts_under, source_state)
 from tests.lab.system import sha256_file
 from tests.lab.world import launch, register_pv_image, seed_pv_root
-from tests.support.crash import Crash, arm, crash_env, killed_lines
-from tests.support.modules import REPO_ROOT
-from tests.support.playbooks import run_playbook
+from tests.support.crash import killed_lines
 
 pytestmark = pytest.mark.root
 
-# The lab image's HVM disk has about a thousand non-zero blocks: this dies with half of them sent.
-HALF_WAY = Crash("upload", "tree", api="PutSnapshotBlock", calls=500)
 KEY = "arn:aws:kms:us-east-1:123456789012:key/5e1f7a2b-0c3d-4e5f-8a9b-0123456789ab"
-
-
-def direct_vars(work: Path) -> dict[str, Any]:
-    return {"pv2hvm_method": "ebs_direct", "pv2hvm_conversion_dir": str(work / "images")}
 
 
 def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consistent_snapshot(migration_lab: Any, pv_disk: Path) -> None:
@@ -39,9 +30,7 @@ def test_an_upload_killed_half_way_is_resumed_by_the_next_run_into_one_consisten
     migration = f"pv2hvm-{source}"
     before = source_state(lab, source), sha256_file(lab.lab.ebs.snapshot_file(encrypted.root_snapshot))
 
-    arm(lab.lab, HALF_WAY, work)
-    killed = lab.migrate([source], capture="crashed.jsonl", env=crash_env(HALF_WAY, work), own_session=True, **direct_vars(work))
-    lab.lab.faults.clear()
+    killed = direct_crash(lab, source, DIRECT_UPLOAD_CRASH)
     assert killed.rc == -9 and len(killed_lines(work)) == 1, killed.explain()
     ours = [{"Name": "tag:pv2hvm:migration", "Values": [migration]}, {"Name": "tag:pv2hvm:purpose", "Values": ["image"]}]
     pending = lab.ec2.describe_snapshots(Filters=ours)["Snapshots"]
@@ -101,8 +90,7 @@ def test_a_chroot_phase_crash_is_cleaned_up_or_finished_by_a_re_run(migration_la
     source = lab.pv_instance("direct-chroot-crash")
     migration = f"pv2hvm-{source}"
     before = source_state(lab, source)
-    in_chroot = Crash("boot_config", "tree", task="Build the initramfs of each kernel with the image's own tool", in_chroot=True)
-    killed = lab.migrate([source], capture="crashed.jsonl", env=crash_env(in_chroot, work), own_session=True, **direct_vars(work))
+    killed = direct_crash(lab, source, DIRECT_CHROOT_CRASH)
     assert killed.rc == -9 and len(killed_lines(work)) == 1, killed.explain()
     image = work / "images" / f"{migration}.img"
     mount_point = work / "mnt" / migration
@@ -113,10 +101,7 @@ def test_a_chroot_phase_crash_is_cleaned_up_or_finished_by_a_re_run(migration_la
         finish_by_re_run(lab, source, image, mount_point)
         assert source_state(lab, source) == before
         return
-    cleanup_vars = {"pv2hvm_aws_endpoint_url": lab.lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_cleanup_migration_id": migration,
-                    "pv2hvm_cleanup_worker_host": "localhost", "pv2hvm_worker_mount_base": str(work / "mnt"),
-                    "pv2hvm_conversion_dir": str(work / "images"), "pv2hvm_cleanup_confirm": True}
-    done = run_playbook(REPO_ROOT / "playbooks" / "cleanup.yml", cleanup_vars, env=lab.lab.env(), inventory=write_inventory(work))
+    done = cleanup_conversion_host(lab, migration)
     assert done.rc == 0, done.explain()
     assert mounts_under(mount_point) == [] and loops_on(image) == []
     assert list((work / "images").iterdir()) == [], "the image, its ledger and progress file are gone"
@@ -135,9 +120,3 @@ def finish_by_re_run(lab: Any, source: str, image: Path, mount_point: Path) -> N
     with ami_root(lab, report["image"]["image_id"]) as root:
         assert [path for path in CONVERSION_LEFTOVERS if (root / path).exists()] == []
         assert sorted((root / "boot").glob("initrd.img-*")), "the initramfs the crash cut short was built again"
-
-
-def loops_on(image: Path) -> list[str]:
-    listed = subprocess.run(["losetup", "--noheadings", "--output", "NAME", "--associated", str(image)], capture_output=True,
-                            text=True, check=True)
-    return listed.stdout.split()
