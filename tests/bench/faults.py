@@ -30,8 +30,13 @@ from tests.lab.world import register_lab_worker
 
 def line(step: str, fault: str, outcome: str, seconds: float, leaked: int) -> bool:
     print(json.dumps({"step": step, "fault": fault, "outcome": outcome, "seconds": seconds, "leaked": leaked}), flush=True)
-    return outcome in ("retried and succeeded", "failed as it should", "died there; resumed by the next run",
-                       "converged on one completed AMI") and not leaked
+    return outcome in PASSED and not leaked
+
+
+RESUMED_UPLOAD = "died there; the re-run resumed the upload into one snapshot"
+CLEANED_UP = "died there; cleanup.yml given the conversion host removed everything"
+PASSED = ("retried and succeeded", "failed as it should", "died there; resumed by the next run", "converged on one completed AMI",
+          RESUMED_UPLOAD, CLEANED_UP)
 
 
 def api_cases() -> list[bool]:
@@ -98,9 +103,9 @@ def direct_cases(pv_disk: Path, work: Path) -> list[bool]:
         leaked = [item for item in lab.tagged(f"pv2hvm-{source}") if item not in kept]
         leaked += migration_faults.conversion_host_leftovers(lab, source)
         resumed = report.get("transfer", {}).get("upload", {}).get("resumed")
-        outcome = ("died there; the re-run resumed the upload into one snapshot" if killed.rc == -9 and done.rc == 0 and resumed
+        outcome = (RESUMED_UPLOAD if killed.rc == -9 and done.rc == 0 and resumed
                    else f"did not die as armed or converge: rc {killed.rc} then {done.rc}")
-        results.append(line("upload (ebs_direct)", "SIGKILL tree after 500 PutSnapshotBlock", outcome, time.monotonic() - started,
+        results.append(line("upload (ebs_direct)", "SIGKILL tree after 500 PutSnapshotBlock", outcome, round(time.monotonic() - started, 1),
                             len(leaked)))
 
         source = lab.pv_instance("direct-chroot-crash")
@@ -108,9 +113,9 @@ def direct_cases(pv_disk: Path, work: Path) -> list[bool]:
         killed = migration_faults.direct_crash(lab, source, migration_faults.DIRECT_CHROOT_CRASH)
         cleaned = migration_faults.cleanup_conversion_host(lab, f"pv2hvm-{source}")
         leaked = lab.tagged(f"pv2hvm-{source}") + migration_faults.conversion_host_leftovers(lab, source)
-        outcome = ("died there; cleanup.yml given the conversion host removed everything" if killed.rc == -9 and cleaned.rc == 0
+        outcome = (CLEANED_UP if killed.rc == -9 and cleaned.rc == 0
                    else f"did not die as armed or clean up: rc {killed.rc} then {cleaned.rc}")
-        results.append(line("boot_config (ebs_direct)", "SIGKILL tree in the chroot", outcome, time.monotonic() - started, len(leaked)))
+        results.append(line("boot_config (ebs_direct)", "SIGKILL tree in the chroot", outcome, round(time.monotonic() - started, 1), len(leaked)))
     return results
 
 
