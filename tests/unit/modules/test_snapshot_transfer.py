@@ -152,12 +152,7 @@ def test_an_upload_killed_half_way_is_continued_by_the_next_run_into_one_snapsho
         if seen[0] < 5:
             lab.faults.after("PutSnapshotBlock", kill_the_upload_after_five_blocks)
             return
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and f"PV2HVM_TEST_MARK={mark}".encode() in Path(f"/proc/{pid}/environ").read_bytes():
-                    os.kill(int(pid), 9)
-            except OSError:
-                pass
+        kill_marked(mark)
 
     lab.faults.after("PutSnapshotBlock", kill_the_upload_after_five_blocks)
     try:
@@ -175,6 +170,36 @@ def test_an_upload_killed_half_way_is_continued_by_the_next_run_into_one_snapsho
     assert [(s["SnapshotId"], s["State"]) for s in ours(ec2)] == [(left[0]["SnapshotId"], "completed")]
     blocks = lab.client("ebs").list_snapshot_blocks(SnapshotId=left[0]["SnapshotId"])["Blocks"]
     assert {b["BlockIndex"] for b in blocks} == non_zero
+
+
+def kill_marked(mark: str) -> None:
+    """SIGKILL the module process started with PV2HVM_TEST_MARK=mark, as a crash of its host would."""
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and f"PV2HVM_TEST_MARK={mark}".encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                os.kill(int(pid), 9)
+        except OSError:
+            pass
+
+
+def test_a_download_killed_half_way_is_continued_by_the_next_run(module: Any, lab: Any, tmp_path: Path) -> None:
+    image = tmp_path / "pv.img"
+    non_zero = sparse_image(image)
+    snapshot_id = module("snapshot_upload", src=str(image), migration_id=MIGRATION)["snapshot_id"]
+    dest, mark = tmp_path / "hvm.img", str(uuid.uuid4())
+    lab.faults.after("GetSnapshotBlock", lambda: kill_marked(mark), calls=5)
+    try:
+        with pytest.raises(AssertionError, match="printed no JSON result"):  # SIGKILLed: it could not answer
+            module.with_env({"PV2HVM_TEST_MARK": mark})("snapshot_download", snapshot_id=snapshot_id, dest=str(dest), parallel=1)
+    finally:
+        lab.faults.clear()
+    ledger = json.loads(Path(f"{dest}.pv2hvm-download.json").read_text())
+    assert ledger["complete"] is False and len(ledger["done"]) < len(non_zero), ledger
+
+    resumed = module("snapshot_download", snapshot_id=snapshot_id, dest=str(dest), parallel=4)
+    assert not resumed.failed and resumed.changed, resumed
+    assert resumed["blocks_downloaded"] == len(non_zero) - len(ledger["done"]), "only the blocks the killed run had not written"
+    assert digest_from(dest, MIB, 1024 * MIB) == digest_from(image, 0, 1024 * MIB)
 
 
 def test_an_encrypted_upload_is_encrypted_with_the_key_given(module: Any, ec2: Any, tmp_path: Path) -> None:
