@@ -28,6 +28,8 @@ CASES = {
     "unknown method": ({"pv2hvm_method": "dd"}, "pv2hvm_method must be one of: worker, ebs_direct"),
     # ebs_direct has no worker: one given is a mistake, not something to ignore.
     "ebs_direct with a worker": ({"pv2hvm_method": "ebs_direct"}, "with no worker: leave pv2hvm_worker_instance_id"),
+    "ebs_direct into a relative directory": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
+                                              "pv2hvm_conversion_dir": "images"}, "pv2hvm_conversion_dir an absolute directory"),
     "ebs_direct on an unknown host": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
                                        "pv2hvm_conversion_host": "converter"}, "pv2hvm_conversion_host is an inventory host"),
 }
