@@ -36,6 +36,7 @@ class FilterModule:
             "menu_default_args": _wrap(guest_config.menu_default_args),
             "os_identity": _wrap(guest_config.os_identity),
             "os_support": _wrap(guest_support.os_support),
+            "release_files": _wrap(guest_support.release_files),
             "kernel_interface_names": _wrap(guest_network.kernel_interface_names),
             "persistent_net_rules": _wrap(guest_network.persistent_net_rules),
             "shell_var": _wrap(guest_config.shell_var),

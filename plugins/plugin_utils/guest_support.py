@@ -58,3 +58,22 @@ def os_support(identity):
         return "%s cannot be converted: %s. Upgrade the guest (on the PV source) first; the roles convert %s." % (
             name, why, SUPPORTED)
     return ""
+
+
+RELEASE_FILE_MARK = "==> "
+
+
+def release_files(text):
+    """The release files a shell printed as "==> <name>" headers each followed by the file's text,
+    as {name: text}; a header with no text after it (the file is missing) is left out.
+
+    What the migration's guest preflight reads from a running source with `raw` (its own shell, no Python)."""
+    files = {}
+    name = None
+    for line in (text or "").splitlines():
+        if line.startswith(RELEASE_FILE_MARK):
+            name = line[len(RELEASE_FILE_MARK):].strip()
+            continue
+        if name:
+            files[name] = files.get(name, "") + line + "\n"
+    return {key: value for key, value in files.items() if value.strip()}

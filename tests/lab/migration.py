@@ -31,9 +31,11 @@ class MigrationLab:
         return launch(self.ec2, self.pv.image_id, name=name)
 
     def migrate(self, sources: list[str], capture: str = "requests.jsonl", env: dict[str, str] | None = None,
-                own_session: bool = False, **extra: Any) -> PlaybookRun:
+                own_session: bool = False, hosts: dict[str, dict[str, Any]] | None = None, **extra: Any) -> PlaybookRun:
+        """Run the migration playbook; `hosts` adds inventory hosts (a source's own host, an SSH worker)."""
         return run_playbook(PLAYBOOK, migration_vars(self.lab, self.work, sources, **extra), env={**self.lab.env(), **(env or {})},
-                            capture_file=str(self.work / capture), inventory=write_inventory(self.work), own_session=own_session)
+                            capture_file=str(self.work / capture), inventory=write_inventory(self.work, hosts),
+                            own_session=own_session)
 
     def requests(self, capture: str = "requests.jsonl") -> RequestLog:
         return RequestLog.read(str(self.work / capture))

@@ -32,6 +32,10 @@ CASES = {
                                               "pv2hvm_conversion_dir": "images"}, "pv2hvm_conversion_dir an absolute directory"),
     "ebs_direct on an unknown host": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
                                        "pv2hvm_conversion_host": "converter"}, "pv2hvm_conversion_host is an inventory host"),
+    # A running source's own host (read before it is snapshotted) must be a host of the inventory, for a source migrated.
+    "source host not in the inventory": ({"pv2hvm_source_hosts": {"SOURCE": "no-such-host"}}, "Add the hosts to the inventory"),
+    "source host of another instance": ({"pv2hvm_source_hosts": {"i-0123456789abcdef0": "localhost"}},
+                                        "each also in pv2hvm_source_instance_ids"),
 }
 
 
@@ -46,6 +50,8 @@ def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, cas
     extra.update(overrides)
     if extra["pv2hvm_source_instance_ids"] == ["WORKER"]:
         extra["pv2hvm_source_instance_ids"] = [worker]
+    if "SOURCE" in extra.get("pv2hvm_source_hosts", {}):
+        extra["pv2hvm_source_hosts"] = {source: extra["pv2hvm_source_hosts"]["SOURCE"]}
     if case == "no source":
         extra["pv2hvm_source_instance_ids"] = []
     volumes, snapshots = len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])

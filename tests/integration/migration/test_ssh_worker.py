@@ -22,6 +22,7 @@ from tests.support.playbooks import run_playbook
 pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 WORKER = "worker"
+SOURCE_HOST = "source-over-ssh"
 SESSION = "Starting session: command for root from 127.0.0.1"
 
 
@@ -36,12 +37,15 @@ def test_worker_over_ssh_migrates_and_the_image_boots_on_nvme(migration_lab: Any
     source = migration_lab.pv_instance("legacy-web-ssh")
     worker = register_lab_worker(migration_lab.lab)
     work: Path = migration_lab.work
-    inventory = write_inventory(work, workers={WORKER: sshd.inventory_host()})
+    # The source's own host (pv2hvm_source_hosts) is this machine over the same sshd: a supported guest, read
+    # with raw over SSH (a tty, CRLF lines) before anything is created, lets the migration go on.
+    inventory = write_inventory(work, workers={WORKER: sshd.inventory_host(), SOURCE_HOST: sshd.inventory_host()})
     ansible_log = work / "ansible.log"
     # ansible skips become when the SSH user already is the become user: allow it, so sudo really runs.
     env = {**migration_lab.lab.env(), "ANSIBLE_LOG_PATH": str(ansible_log), "ANSIBLE_LOG_VERBOSITY": "3",
            "ANSIBLE_BECOME_ALLOW_SAME_USER": "1"}
-    extra_vars = migration_vars(migration_lab.lab, work, [source], pv2hvm_worker_instance_id=worker, pv2hvm_worker_host=WORKER)
+    extra_vars = migration_vars(migration_lab.lab, work, [source], pv2hvm_worker_instance_id=worker, pv2hvm_worker_host=WORKER,
+                                pv2hvm_source_hosts={source: SOURCE_HOST})
     # No interpreter for every host: the worker's own (/usr/bin/python3) comes from its inventory entry.
     run = run_playbook(PLAYBOOK, extra_vars, env=env, inventory=inventory, python_interpreter=None,
                        capture_file=str(work / "requests.jsonl"))
@@ -60,6 +64,8 @@ def test_worker_over_ssh_migrates_and_the_image_boots_on_nvme(migration_lab: Any
     assert f"-o Port={sshd.port}" in ansible
     # Each worker module ran through sudo on the worker's own Python.
     assert re.search(r"<127\.0\.0\.1> SSH: EXEC ssh .*sudo -H -S -n +-u root .*/usr/bin/python3", ansible)
+    [release] = run.task_results("cloudops.pv2hvm.pv2hvm : Read the running source's release files through its own connection")
+    assert "==> os-release" in release["stdout"] and "ID=" in release["stdout"], release
     [found] = run.task_results("cloudops.pv2hvm.pv2hvm : Find the working copy on the worker")
     assert found["device"].startswith("/dev/loop"), found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import guest_config as gc
-from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.guest_support import os_support
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.guest_support import os_support, release_files
 
 CONVERTED = {
     "Debian 12": ("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n", "", "", ""),
@@ -43,3 +43,22 @@ def test_other_guests_are_refused_with_their_release_named(files: tuple[str, str
     for word in words:
         assert word in reason
     assert "the roles convert Debian 6 and later" in reason
+
+
+def test_release_files_read_through_a_shell_refuse_a_centos5_guest() -> None:
+    """What guest_preflight.yml's raw shell prints (over SSH with a tty: CRLF) becomes the files os_identity reads."""
+    printed = ("==> os-release\r\n==> system-release\r\n==> redhat-release\r\nCentOS release 5.11 (Final)\r\n"
+               "==> debian_version\r\n")
+    files = release_files(printed)
+    assert files == {"redhat-release": "CentOS release 5.11 (Final)\n"}
+    identity = gc.os_identity(files.get("os-release", ""), files.get("system-release", ""),
+                              files.get("redhat-release", ""), files.get("debian_version", ""))
+    assert "CentOS release 5.11 (Final)" in os_support(identity)
+
+
+def test_release_files_keep_every_line_of_each_file() -> None:
+    printed = "==> os-release\nID=debian\nVERSION_ID=\"12\"\n==> debian_version\n12.8\n"
+    files = release_files(printed)
+    assert files == {"os-release": "ID=debian\nVERSION_ID=\"12\"\n", "debian_version": "12.8\n"}
+    assert os_support(gc.os_identity(files["os-release"], "", "", files["debian_version"])) == ""
+    assert release_files("") == {} and release_files(None) == {}
