@@ -9,12 +9,14 @@ from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import assessment
 
 
 class FilterModule:
-    """Verdicts and reports of the assessment."""
+    """Targets, verdicts and reports of the assessment."""
 
     def filters(self):
         return {
+            "assessment_targets": assessment.assessment_targets,
             "assess_source": assessment.assess_source,
             "assessment_counts": assessment.verdict_counts,
+            "assessment_summary": assessment.assessment_summary,
             "assessment_csv": assessment.assessment_csv,
             "assessment_markdown": assessment.assessment_markdown,
         }

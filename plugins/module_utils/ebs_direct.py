@@ -48,18 +48,37 @@ def aggregate_checksum(checksums: Dict[int, str]) -> str:
     return checksum("".join(checksums[index] for index in sorted(checksums)).encode())
 
 
-def listed_blocks(client: Any, snapshot_id: str) -> Tuple[int, List[Tuple[int, str]]]:
-    """(volume size in GiB, [(block index, block token)]) of every block holding data, all pages."""
-    blocks: List[Tuple[int, str]] = []
+def snapshot_block_pages(client: Any, snapshot_id: str) -> Iterator[Dict[str, Any]]:
+    """Every ListSnapshotBlocks page of a snapshot (each lists blocks that hold data), following NextToken."""
     request: Dict[str, Any] = {"SnapshotId": snapshot_id, "MaxResults": 10000}
     while True:
         page = client.list_snapshot_blocks(aws_retry=True, **request)
+        yield page
+        if not page.get("NextToken"):
+            return
+        request["NextToken"] = page["NextToken"]
+
+
+def listed_blocks(client: Any, snapshot_id: str) -> Tuple[int, List[Tuple[int, str]]]:
+    """(volume size in GiB, [(block index, block token)]) of every block holding data, all pages."""
+    blocks: List[Tuple[int, str]] = []
+    volume_size = 0
+    for page in snapshot_block_pages(client, snapshot_id):
         if page.get("BlockSize", BLOCK_SIZE) != BLOCK_SIZE:
             raise ValueError(f"{snapshot_id} reports blocks of {page['BlockSize']} bytes; this module moves {BLOCK_SIZE}-byte blocks")
         blocks.extend((block["BlockIndex"], block["BlockToken"]) for block in page.get("Blocks", []))
-        if not page.get("NextToken"):
-            return page["VolumeSize"], blocks
-        request["NextToken"] = page["NextToken"]
+        volume_size = page["VolumeSize"]
+    return volume_size, blocks
+
+
+def written_blocks(client: Any, snapshot_id: str) -> Dict[str, int]:
+    """{blocks, block_size, volume_size} of a snapshot: how many blocks hold data (metadata only, no block is read)."""
+    count, block_size, volume_size = 0, BLOCK_SIZE, 0
+    for page in snapshot_block_pages(client, snapshot_id):
+        count += len(page.get("Blocks", []))
+        block_size = page.get("BlockSize", block_size)
+        volume_size = page.get("VolumeSize", volume_size)
+    return {"blocks": count, "block_size": block_size, "volume_size": volume_size}
 
 
 def data_blocks(path: str) -> Iterator[int]:

@@ -91,4 +91,3 @@ def test_running_source_is_refused_through_its_own_host_before_any_snapshot(migr
     assert {found["SnapshotId"] for found in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]} == snapshots_before
     assert migration_lab.tagged(f"pv2hvm-{source}") == []
     assert migration_lab.lab.ebs.loops == {}
-
