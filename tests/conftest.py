@@ -39,6 +39,17 @@ def ec2(lab: LabEndpoint) -> Any:
     return lab.client()
 
 
+@pytest.fixture
+def lab_ebs(tmp_path: Path) -> Iterator[LabEndpoint]:
+    """A lab endpoint of the test's own whose volumes and snapshots hold bytes (sparse files under tmp_path)."""
+    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is not a passing test: make the run fail and say which ones skipped."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -7,7 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -111,16 +111,6 @@ def test_bad_assumptions_are_refused_with_what_to_give(lab: Any, ec2: Any, tmp_p
 OTHER_REGION = "eu-west-1"
 GIB = 1024**3
 
-
-@pytest.fixture
-def lab_ebs(tmp_path: Path) -> Iterator[LabEndpoint]:
-    """A lab endpoint of its own whose volumes and snapshots hold bytes (sparse files; no root needed)."""
-    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
-    endpoint.start()
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 def region_client(lab: Any, region: str) -> Any:

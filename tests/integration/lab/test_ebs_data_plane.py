@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import botocore.exceptions
 import pytest
@@ -18,16 +17,6 @@ from tests.lab.world import WORKER_AZ, launch, register_lab_worker, register_pv_
 pytestmark = pytest.mark.root
 MIB = 1024 * 1024
 
-
-@pytest.fixture
-def lab_ebs(tmp_path: Path) -> Iterator[LabEndpoint]:
-    """A lab endpoint of its own, with a data plane; every loop device is detached at the end."""
-    endpoint = LabEndpoint(data_dir=str(tmp_path / "ebs"))
-    endpoint.start()
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 def digest(path: Path | str, length: int = 64 * MIB) -> str:
