@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from tests.lab.capture import RequestLog
 from tests.lab.ebs_direct import BLOCK_SIZE
@@ -110,7 +109,6 @@ def test_bad_assumptions_are_refused_with_what_to_give(lab: Any, ec2: Any, tmp_p
 
 OTHER_REGION = "eu-west-1"
 GIB = 1024**3
-
 
 
 def region_client(lab: Any, region: str) -> Any:

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.root
 MIB = 1024 * 1024
 
 
-
 def digest(path: Path | str, length: int = 64 * MIB) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read(length)).hexdigest()
