@@ -5,9 +5,11 @@ An EC2 PV guest boots from an unpartitioned root disk: PV-GRUB (outside the gues
 to the Xen console `hvc0`. `build_pv_image()` makes exactly such a disk, shaped like a real machine:
 a filesystem that fills its whole-GiB volume, no partition table and no boot loader, fstab on the
 PV device names (root, and a data volume at /dev/xvdf that `build_data_disk()` makes), a menu entry
-per kernel (newest first and default; see BACKPORTS_KERNELS for why there is one), ifupdown bringing
+per kernel (two, newest first and default; see OLDER_KERNEL_HOOK), ifupdown bringing
 up eth0 (netfront's name) by DHCP, a getty on hvc0, and nothing else: no lab payload. Variants: GRUB 0.97
-installed, a stale persistent-net rule, a partitioned root, a nearly full root. The boot check (bootcheck.py) brings its own probe in an overlay, as it does
+installed, a stale persistent-net rule, a partitioned root, a nearly full root, sysvinit instead of systemd
+(the getty on hvc0 in /etc/inittab), dracut instead of initramfs-tools, another suite (bullseye), a 32-bit
+(i386, 686-pae kernels) guest. The boot check (bootcheck.py) brings its own probe in an overlay, as it does
 for a user's image.
 
 Images are cached under `${PV2HVM_CACHE_DIR:-~/.cache/pv2hvm}/images/`, keyed by a hash of the
@@ -39,13 +41,39 @@ CACHE_ENV = "PV2HVM_CACHE_DIR"
 BASE_PACKAGES = ("systemd-sysv", "udev", "kmod", "initramfs-tools", "e2fsprogs", "xfsprogs", "linux-image-cloud-amd64")
 FSTYPES = ("ext4", "xfs")
 ROOTFS_FORMAT = 2  # bump to rebuild every cached tree
-# A real machine that was kept up to date has more than one kernel: the suite's, and a newer one its
-# admin took from backports, e.g. {"bookworm": ("bookworm-backports", "linux-image-cloud-amd64")}
-# (the newest is the PV menu's default; the older stays installed). Off: bookworm-backports' 6.12
-# kernel does not boot reliably under this machine kind's qemu 7.2 TCG (debug-exception warnings,
-# then slab corruption and a panic in PID 1), and every boot check boots the default kernel.
-# tests/integration/guest/test_kernel_choice.py adds kernels to a copy instead.
-BACKPORTS_KERNELS: dict[str, tuple[str, str]] = {}
+# A real machine that was kept up to date has more than one kernel: the one it runs, the newest, and the
+# one before it, which the package manager keeps installed. The image gets the suite's cloud kernel
+# (the metapackage's ABI) and the oldest other ABI of it that the suite's own index still carries
+# (bookworm: 6.1.0-47 beside 6.1.0-50; bullseye: 5.10.0-30 beside 5.10.0-32). Not backports: its 6.12
+# kernel does not boot reliably under this machine kind's qemu 7.2 TCG (debug-exception warnings, then
+# slab corruption and a panic in PID 1). tests/integration/guest/test_kernel_choice.py adds PV-only,
+# debug and wrongly string-sorted kernels to a copy.
+# The kernel flavour of each architecture the lab builds, and how the hook names it in its error:
+# amd64 has Debian's cloud kernel; i386 has none, its Xen-capable (PV and HVM) kernel is 686-pae.
+KERNEL_FLAVOURS = {"amd64": ("cloud-amd64", "cloud"), "i386": ("686-pae", "686-pae")}
+
+
+def older_kernel_hook(architecture: str = "amd64") -> str:
+    """The mmdebstrap hook that installs the oldest other ABI of `architecture`'s kernel flavour."""
+    flavour, kind = KERNEL_FLAVOURS[architecture]
+    pattern = f"^linux-image-[0-9].*-{flavour}$"
+    return (
+        'chroot "$1" sh -ec \''
+        'installed=$(dpkg-query -W -f "\\${Package}\\n" "linux-image-[0-9]*"); '
+        f'older=$(apt-cache search --names-only "{pattern}" | cut -d" " -f1 | grep -vxF "$installed" | sort -V | head -n1); '
+        f'if [ -z "$older" ]; then echo "the mirror serves no second {kind} kernel ABI for this suite" >&2; exit 1; fi; '
+        'DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends "$older"\''
+    )
+
+
+OLDER_KERNEL_HOOK = older_kernel_hook("amd64")
+KERNELS_PER_MACHINE = 2
+# The guest's init system and initramfs tool, each replacing its BASE_PACKAGES default: systemd, or
+# sysvinit-core (no systemd at all; the console getty in /etc/inittab), as machines set up before
+# Debian 8 or kept off systemd run; initramfs-tools, or Debian's dracut package (it replaces
+# initramfs-tools), as admins used to RHEL put on their Debian machines.
+INIT_PACKAGES = {"systemd": "systemd-sysv", "sysvinit": "sysvinit-core"}
+INITRAMFS_PACKAGES = {"initramfs-tools": "initramfs-tools", "dracut": "dracut"}
 SUPPORTED_ROOT_DEVICES = ("/dev/xvde1", "/dev/sda1")
 PARTITION_START = 1024 * 1024  # a partitioned root's first sector, as fdisk aligns it
 # The boot loader installed in the guest besides PV-GRUB's menu.lst: none (most PV images), or GRUB
@@ -94,6 +122,12 @@ class PVImageSpec:
     # An msdos partition table with one partition from 1 MiB to the end of the volume holding the root
     # (PV-GRUB "root (hd0,0)"), as some PV AMIs had; False = the whole disk is the filesystem.
     partitioned: bool = False
+    # The init system (INIT_PACKAGES): systemd, or sysvinit with the PV console's getty in /etc/inittab.
+    init: str = "systemd"
+    # The tool that builds the initramfs (INITRAMFS_PACKAGES): initramfs-tools or dracut.
+    initramfs: str = "initramfs-tools"
+    # The Debian architecture (KERNEL_FLAVOURS): amd64, or i386 (a 32-bit guest, 686-pae kernels).
+    architecture: str = "amd64"
 
     def validate(self) -> None:
         if self.fstype not in FSTYPES:
@@ -108,6 +142,12 @@ class PVImageSpec:
             raise ValueError(f"boot_loader {self.boot_loader!r} is not one of {sorted(BOOT_LOADER_PACKAGES)}")
         if self.network not in NETWORK_PACKAGES:
             raise ValueError(f"network {self.network!r} is not one of {sorted(NETWORK_PACKAGES)}")
+        if self.init not in INIT_PACKAGES:
+            raise ValueError(f"init {self.init!r} is not one of {sorted(INIT_PACKAGES)}")
+        if self.initramfs not in INITRAMFS_PACKAGES:
+            raise ValueError(f"initramfs {self.initramfs!r} is not one of {sorted(INITRAMFS_PACKAGES)}")
+        if self.architecture not in KERNEL_FLAVOURS:
+            raise ValueError(f"architecture {self.architecture!r} is not one of {sorted(KERNEL_FLAVOURS)}")
         if self.size_mib < 768:
             raise ValueError(f"size_mib {self.size_mib} is too small for a bookworm root with a kernel; use >= 768")
 
@@ -116,10 +156,20 @@ class PVImageSpec:
         return tuple(sorted(BOOT_LOADER_PACKAGES[self.boot_loader] + NETWORK_PACKAGES[self.network]))
 
     @property
+    def base_packages(self) -> tuple[str, ...]:
+        """BASE_PACKAGES with this spec's init system, initramfs tool and kernel flavour."""
+        chosen = {"systemd-sysv": INIT_PACKAGES[self.init], "initramfs-tools": INITRAMFS_PACKAGES[self.initramfs],
+                  "linux-image-cloud-amd64": f"linux-image-{KERNEL_FLAVOURS[self.architecture][0]}"}
+        return tuple(chosen.get(package, package) for package in BASE_PACKAGES)
+
+    @property
     def name(self) -> str:
         fill = f"-full{self.fill_percent}" if self.fill_percent else ""
-        extras = "".join(f"-{extra}" for extra in (self.boot_loader, self.network, "part" if self.partitioned else "") if extra)
-        return f"pv-{self.suite}-{self.fstype}-{Path(self.root_device).name}-{self.size_mib}m{fill}{extras}"
+        arch = "" if self.architecture == "amd64" else f"-{self.architecture}"
+        extras = "".join(f"-{extra}" for extra in (self.boot_loader, self.network, "part" if self.partitioned else "",
+                                                   "" if self.init == "systemd" else self.init,
+                                                   "" if self.initramfs == "initramfs-tools" else self.initramfs) if extra)
+        return f"pv-{self.suite}{arch}-{self.fstype}-{Path(self.root_device).name}-{self.size_mib}m{fill}{extras}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +232,8 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
     try:
         tree = work / "root"
         tree.mkdir()
-        run(["tar", "-x", "--numeric-owner", "--preserve-permissions", "-f", str(rootfs_tarball(spec.suite, spec.extra_packages)), "-C", str(tree)])
+        tarball = rootfs_tarball(spec.suite, spec.extra_packages, base_packages=spec.base_packages, architecture=spec.architecture)
+        run(["tar", "-x", "--numeric-owner", "--preserve-permissions", "-f", str(tarball), "-C", str(tree)])
         kernel_versions = _configure_pv(spec, tree)
         kernel_version = kernel_versions[0]
         shutil.copy2(tree / "boot" / f"vmlinuz-{kernel_version}", work / "vmlinuz")
@@ -204,18 +255,24 @@ def _build(spec: PVImageSpec, directory: Path) -> None:
             shutil.rmtree(work)
 
 
-def rootfs_tarball(suite: str, extra_packages: tuple[str, ...] = ()) -> Path:
-    """The debootstrapped tree of `suite` (with `extra_packages`) as a tarball, built once (mmdebstrap, root) and cached."""
-    key = hashlib.sha256(json.dumps([suite, BASE_PACKAGES, BACKPORTS_KERNELS.get(suite), ROOTFS_FORMAT]
-                                    + ([list(extra_packages)] if extra_packages else [])).encode()).hexdigest()[:16]
-    tarball = cache_dir() / "rootfs" / f"{suite}-{key}.tar"
+def rootfs_tarball(suite: str, extra_packages: tuple[str, ...] = (), *, base_packages: tuple[str, ...] = BASE_PACKAGES,
+                   architecture: str = "amd64") -> Path:
+    """The debootstrapped tree of `suite` for `architecture` (`base_packages` and `extra_packages`) as a tarball, built
+    once (mmdebstrap, root) and cached."""
+    hook = older_kernel_hook(architecture)
+    key = hashlib.sha256(json.dumps([suite, list(base_packages), hook, ROOTFS_FORMAT]
+                                    + ([list(extra_packages)] if extra_packages else [])
+                                    + ([architecture] if architecture != "amd64" else [])).encode()).hexdigest()[:16]
+    arch = "" if architecture == "amd64" else f"-{architecture}"
+    tarball = cache_dir() / "rootfs" / f"{suite}{arch}-{key}.tar"
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with open(tarball.parent / f".{tarball.name}.lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not tarball.exists():
             partial = tarball.with_suffix(".partial.tar")
             try:
-                _debootstrap(suite, partial, tarball.with_suffix(".log"), extra_packages)
+                _debootstrap(suite, partial, tarball.with_suffix(".log"), extra_packages, base_packages=base_packages,
+                             architecture=architecture)
                 partial.rename(tarball)
             finally:
                 partial.unlink(missing_ok=True)
@@ -227,9 +284,10 @@ def rootfs_tarball(suite: str, extra_packages: tuple[str, ...] = ()) -> Path:
 AFTER_THE_KERNEL = ("grub-legacy",)
 
 
-def _debootstrap(suite: str, target: Path, log: Path, extra_packages: tuple[str, ...] = ()) -> None:
+def _debootstrap(suite: str, target: Path, log: Path, extra_packages: tuple[str, ...] = (), *,
+                 base_packages: tuple[str, ...] = BASE_PACKAGES, architecture: str = "amd64") -> None:
     late = [package for package in extra_packages if package in AFTER_THE_KERNEL]
-    packages = ",".join(BASE_PACKAGES + tuple(package for package in extra_packages if package not in late))
+    packages = ",".join(base_packages + tuple(package for package in extra_packages if package not in late))
     mirror = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
     argv = [
         "mmdebstrap", "--mode=root", "--variant=apt", "--quiet", f"--include={packages}",
@@ -237,25 +295,21 @@ def _debootstrap(suite: str, target: Path, log: Path, extra_packages: tuple[str,
         "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
     ]
+    if architecture != "amd64":  # another architecture than this machine's: mmdebstrap checks with arch-test that it runs here
+        argv.append(f"--architectures={architecture}")
+    argv.append(f"--customize-hook={older_kernel_hook(architecture)}")
     if late:
         argv.append('--customize-hook=chroot "$1" env DEBIAN_FRONTEND=noninteractive '
                     f'apt-get install --yes --no-install-recommends {" ".join(late)}')
-    mirrors = [mirror]
-    if suite in BACKPORTS_KERNELS:
-        backports, package = BACKPORTS_KERNELS[suite]
-        mirrors.append(f"deb {mirror} {backports} main")
-        argv.append(f'--customize-hook=chroot "$1" env DEBIAN_FRONTEND=noninteractive '
-                    f'apt-get install --yes --no-install-recommends --target-release {backports} {package}')
-    argv += [suite, str(target), *mirrors]
+    argv += [suite, str(target), mirror]
     log.write_text(run(argv, timeout=1800), encoding="utf-8")
 
 
 def _configure_pv(spec: PVImageSpec, tree: Path) -> list[str]:
     """Turn the debootstrapped tree into what an EC2 PV instance's root disk looks like."""
     kernels = sorted((path.name.removeprefix("vmlinuz-") for path in (tree / "boot").glob("vmlinuz-*")), key=_version_key, reverse=True)
-    expected = 2 if spec.suite in BACKPORTS_KERNELS else 1
-    if len(kernels) != expected:
-        raise RuntimeError(f"expected {expected} kernels in the built tree, found {kernels}")
+    if len(kernels) != KERNELS_PER_MACHINE:
+        raise RuntimeError(f"expected {KERNELS_PER_MACHINE} kernels in the built tree, found {kernels}")
     passno = "1" if spec.fstype == "ext4" else "0"
     _write(tree / "etc/fstab",
            "# PV instance: the root disk is the Xen block device, unpartitioned\n"
@@ -281,10 +335,31 @@ def _configure_pv(spec: PVImageSpec, tree: Path) -> list[str]:
     _write(tree / "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tpv2hvm-lab\n")
     _write(tree / "etc/resolv.conf", "")  # mmdebstrap copied the build host's
     _write(tree / "etc/machine-id", "")
-    wants = tree / "etc/systemd/system/getty.target.wants"
-    wants.mkdir(parents=True, exist_ok=True)
-    (wants / "serial-getty@hvc0.service").symlink_to("/lib/systemd/system/serial-getty@.service")
+    if spec.init == "sysvinit":
+        _write(tree / "etc/inittab", pv_inittab((tree / "etc/inittab").read_text(encoding="utf-8")))
+    else:
+        wants = tree / "etc/systemd/system/getty.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        (wants / "serial-getty@hvc0.service").symlink_to("/lib/systemd/system/serial-getty@.service")
     return kernels
+
+
+def pv_inittab(inittab: str) -> str:
+    """Debian's /etc/inittab as Xen PV guests were set up (xen-tools, the EC2 images of sysvinit days):
+    the first getty on the Xen console hvc0 instead of tty1, the other virtual terminals' gettys off (a
+    PV guest has no screen)."""
+    lines = []
+    for line in inittab.splitlines():
+        found = re.match(r"^([1-6]):\d+:respawn:.*getty.*\btty([1-6])$", line)
+        if found and found.group(2) == "1":
+            line = re.sub(r"\btty1$", "hvc0", line)
+        elif found:
+            line = f"#{line}"
+        lines.append(line)
+    result = "\n".join(lines) + "\n"
+    if len(re.findall(r"(?m)^[^#].*getty.*\bhvc0$", result)) != 1:
+        raise RuntimeError(f"the built tree's /etc/inittab has no tty1 getty line to move to hvc0:\n{inittab}")
+    return result
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -6,8 +6,9 @@ file through qemu-storage-daemon's FUSE export (this machine kind has neither nb
 finds the root filesystem on it (the partition, or the whole disk, that holds /etc/fstab), and adds:
 
 - `/usr/local/sbin/pv2hvm-probe`, a POSIX sh script that prints on ttyS0 how the system came up
-  (mounted root device and type, fstab's root entry, `uname -r`, `/proc/cmdline`, the block-device
-  mounts, each data mount's file count and content hash, the network links and their IPv4 addresses), one
+  (mounted root device and type, fstab's root entry, `uname -r` and `-m`, `/proc/cmdline`, the block-device
+  mounts, each data mount's file count and content hash, the network links and their IPv4 addresses, PID 1's
+  name, each getty's command line), one
   `PV2HVM-PROBE key=value` line each, then `PV2HVM-PROBE-END`, and
   powers off;
 - what starts it under the image's init: a systemd unit (multi-user.target), an Upstart job, or for
@@ -39,12 +40,16 @@ FILES_FACTS = ("echo $(find \"$dir\" -xdev -type f | wc -l) "
 
 SCRIPT = f"""#!/bin/sh
 # pv2hvm boot check probe (added to a throw-away overlay, never to the image under test).
-say() {{ echo "{PREFIX} $1" > /dev/ttyS0; }}
+# Each report line starts on a line of its own: a getty on ttyS0 may have left its login prompt
+# (no newline) there just before.
+say() {{ printf '\\n%s\\n' "{PREFIX} $1" > /dev/ttyS0; }}
 say "root=$(findmnt -n -o SOURCE / 2>/dev/null || awk '$2 == "/" {{d=$1}} END {{print d}}' /proc/mounts)"
 say "fstype=$(findmnt -n -o FSTYPE / 2>/dev/null || awk '$2 == "/" {{t=$3}} END {{print t}}' /proc/mounts)"
 say "fstab_root=$(awk '$1 !~ /^#/ && $2 == "/" {{print $1}}' /etc/fstab)"
 say "kernel=$(uname -r)"
+say "machine=$(uname -m)"
 say "cmdline=$(cat /proc/cmdline)"
+say "init=$(cat /proc/1/comm 2>/dev/null)"
 awk '$1 ~ /^\\/dev\\// {{print $1, $2, $3}}' /proc/mounts | while read -r line; do say "mount=$line"; done
 # Whether the data on every other disk mount is readable: its file count and the sha256 of the
 # files' contents in path order.
@@ -57,7 +62,13 @@ if command -v ip >/dev/null 2>&1; then
 else
   for link in /sys/class/net/*; do say "link=${{link##*/}} state $(cat "$link/operstate" 2>/dev/null)"; done
 fi
-echo "{END}" > /dev/ttyS0
+# The login prompts the init system runs: each getty process's command line (one grep over every
+# process's name, not a command per process: that takes tens of seconds under TCG).
+grep -l getty /proc/[0-9]*/comm 2>/dev/null | while read -r comm; do
+  args=$(tr '\\000' ' ' < "${{comm%/comm}}/cmdline" 2>/dev/null)
+  say "getty=${{args% }}"
+done
+printf '\\n%s\\n' "{END}" > /dev/ttyS0
 sync
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl --no-block poweroff
@@ -137,17 +148,17 @@ def install(root: Path) -> str:
 def parse(serial: str) -> dict[str, object] | None:
     """The probe's report from a serial log, once its END line is there (else None).
 
-    Single keys map to the last value seen; `mount`, `link` and `addr` collect every line, `files` maps each
+    Single keys map to the last value seen; `mount`, `link`, `addr` and `getty` collect every line, `files` maps each
     mount point to "<count> <sha256>"."""
     if not any(line.strip() == END for line in serial.splitlines()):
         return None
-    report: dict[str, object] = {"mount": [], "link": [], "addr": [], "files": {}}
+    report: dict[str, object] = {"mount": [], "link": [], "addr": [], "getty": [], "files": {}}
     for line in serial.splitlines():
         line = line.strip()
         if not line.startswith(PREFIX + " ") or "=" not in line:
             continue
         key, value = line[len(PREFIX) + 1:].split("=", 1)
-        if key in ("mount", "link", "addr"):
+        if key in ("mount", "link", "addr", "getty"):
             report[key].append(value)  # type: ignore[union-attr]
         elif key == "files" and " " in value:
             directory, facts = value.split(" ", 1)

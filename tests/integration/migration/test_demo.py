@@ -31,6 +31,12 @@ def test_demo_migrates_the_pv_instance_and_both_boots_pass() -> None:
     assert report["status"] == "succeeded" and report["image"]["image_id"] == summary["hvm_image_id"]
     assert report["source"]["virtualization_type"] == "paravirtual"
     assert report["readiness"]["nitro_ready"] is True and report["image"]["ena_support"] is True
+    # Like a kept-up-to-date machine it has two kernels: both get the HVM drivers, the newest boots.
+    machine = build_pv_image()
+    assert len(machine.kernel_versions) == 2 and sorted(report["readiness"]["kernels"]) == sorted(machine.kernel_versions), report["readiness"]
+    assert report["readiness"]["default_kernel"] == machine.kernel_version, report["readiness"]
+    booted = [line for line in lines if re.match(r"==> boot on (ide|nvme): PASS", line)]
+    assert len(booted) == 2 and all(f"kernel={machine.kernel_version}" in line.split() for line in booted), booted
     assert set(report["resources"]["deleted"]) >= set(report["resources"]["created"]) - {report["image"]["image_id"], *report["image"]["snapshot_ids"]}
     # The lab's PV machine mounts a data volume from /dev/xvdf (no nofail): on HVM its fstab names the
     # filesystem by the UUID read from a copy of the data snapshot, and both boots read its files.

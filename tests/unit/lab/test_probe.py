@@ -20,6 +20,11 @@ PV2HVM-PROBE mount=/dev/nvme1n1 /data ext4
 PV2HVM-PROBE files=/data 3 5f1c0a
 PV2HVM-PROBE link=2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500
 PV2HVM-PROBE addr=2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0
+PV2HVM-PROBE init=init
+PV2HVM-PROBE machine=i686
+pv2hvm-lab login:
+PV2HVM-PROBE getty=/sbin/getty --noclear 115200 ttyS0
+
 PV2HVM-PROBE-END
 """
 
@@ -33,6 +38,7 @@ def test_report_is_parsed_once_complete() -> None:
     assert report["link"] == ["2: eth0: <BROADCAST,MULTICAST,UP> mtu 1500"]
     assert report["addr"] == ["2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0"]
     assert report["files"] == {"/data": "3 5f1c0a"}
+    assert report["init"] == "init" and report["machine"] == "i686" and report["getty"] == ["/sbin/getty --noclear 115200 ttyS0"]
 
 
 def test_partial_report_and_unit_description_are_not_a_boot() -> None:
