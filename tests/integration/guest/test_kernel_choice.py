@@ -1,6 +1,6 @@
 """The kernel GRUB boots, chosen as virt-v2v chooses it, on a copy of the lab image with more kernels.
 
-Besides the image's real kernel (6.1.0-50-cloud-amd64 today) the test adds copies of its vmlinuz,
+Besides the image's two real kernels (6.1.0-50 and 6.1.0-47-cloud-amd64 today) the test adds copies of its vmlinuz,
 initrd, config and module tree under other versions: two older ones whose string order is wrong
 (6.1.0-9 sorts above 6.1.0-50 as a string), a newer one whose build configuration has
 CONFIG_X86_64_XEN=y (Xen-PV-only), and a newer -debug one. The real kernel must be the default, so
@@ -119,7 +119,9 @@ def test_worker_grub_cfg_lists_hvm_kernels_newest_first_and_boots_the_newest_non
     grub_cfg = (root / "boot/grub/grub.cfg").read_text(encoding="utf-8")
     entries = menu_entries(grub_cfg)
     assert chosen == real
-    assert entries == [DEBUG, real, "6.1.0-10-cloud-amd64", "6.1.0-9-cloud-amd64"], grub_cfg
+    # Newest first by version: the debug copy (-60), the image's own two kernels (-50, -47), then the
+    # copies whose string order is wrong (-10 above -9); never the PV-only one.
+    assert entries == [DEBUG, *pv_image.kernel_versions, "6.1.0-10-cloud-amd64", "6.1.0-9-cloud-amd64"], grub_cfg
     index = int(re.search(r"(?m)^set default=(\d+)$", grub_cfg).group(1))
     assert entries[index] == real, grub_cfg
     assert PV_ONLY not in grub_cfg, "a Xen-PV-only kernel must not be in the HVM menu"
