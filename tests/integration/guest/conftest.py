@@ -10,6 +10,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.lab.bootcheck import BUSES, BootResult, boot
 from tests.lab.images import PVImage, build_pv_image
 from tests.lab.system import leftovers, sha256_file
 
@@ -50,6 +51,25 @@ def convert_image(source: Path, dest: Path, log: Path) -> str:
     assert process.returncode == 0, output[-6000:]
     assert sha256_file(source) == before, "the source image was written"
     return output
+
+
+def boots_on_both_buses(disk: Path, image: PVImage, fs_uuid: str, log_dir: Path) -> dict[str, BootResult]:
+    """Boot a converted `image` on IDE and NVMe and check what every converted guest must show: the root on the
+    bus's first disk, fstab's root by the new UUID, the newest kernel, the root by UUID, the serial console and the
+    guest's own argument on the command line, and no PV console. The caller checks what its guest adds."""
+    results = {}
+    for bus in BUSES:
+        result = boot(disk, bus, log_dir=log_dir / f"boot-{bus}")
+        assert result.booted, f"{bus}: {result.reason}\n{result.tail()}"
+        probe = result.probe
+        assert probe["root"] == ("/dev/nvme0n1p1" if bus == "nvme" else "/dev/sda1"), probe
+        assert probe["fstab_root"] == f"UUID={fs_uuid}", probe
+        assert probe["kernel"] == image.kernel_version == image.kernel_versions[0], (probe["kernel"], image.kernel_versions)
+        cmdline = probe["cmdline"].split()
+        assert {f"root=UUID={fs_uuid}", "console=ttyS0,115200n8", "elevator=noop"} <= set(cmdline), cmdline
+        assert not [arg for arg in cmdline if arg.startswith(("console=hvc", "console=xvc", "xencons="))], cmdline
+        results[bus] = result
+    return results
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import convert_image
-from tests.lab.bootcheck import BUSES, boot
+from tests.integration.guest.conftest import boots_on_both_buses, convert_image
+from tests.lab.bootcheck import boot
 from tests.lab.images import PVImageSpec, build_pv_image
 from tests.lab.system import loop_device, mounted, run
 
@@ -50,15 +50,8 @@ def test_bullseye_guest_converts_and_boots_its_newest_510_kernel(tmp_path: Path)
             assert all(driver in listed or driver.replace("-", "_") in builtin for driver in ("xen-blkfront", "nvme", "ena", "ext4")), \
                 (kernel, listed)
 
-    for bus in BUSES:
-        result = boot(dest, bus, log_dir=tmp_path / f"boot-{bus}")
-        assert result.booted, f"{bus}: {result.reason}\n{result.tail()}"
+    for result in boots_on_both_buses(dest, image, fs_uuid, tmp_path).values():
         probe = result.probe
-        assert probe["root"] == ("/dev/nvme0n1p1" if bus == "nvme" else "/dev/sda1"), probe
-        assert probe["fstab_root"] == f"UUID={fs_uuid}", probe
-        assert probe["kernel"] == image.kernel_version == image.kernel_versions[0] == "5.10.0-32-cloud-amd64", \
-            (probe["kernel"], image.kernel_versions)
+        assert probe["kernel"] == "5.10.0-32-cloud-amd64", (probe["kernel"], image.kernel_versions)
         assert probe["init"] == "systemd", probe["init"]
-        cmdline = probe["cmdline"].split()
-        assert {f"root=UUID={fs_uuid}", "console=ttyS0,115200n8", "elevator=noop", "nvme_core.io_timeout=4294967295"} <= set(cmdline), cmdline
-        assert not [arg for arg in cmdline if arg.startswith(("console=hvc", "console=xvc"))], cmdline
+        assert "nvme_core.io_timeout=4294967295" in probe["cmdline"].split(), probe["cmdline"]
