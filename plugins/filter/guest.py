@@ -3,14 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters the guest roles use to inspect an image and rewrite its boot configuration.
 
-The logic lives in plugins/plugin_utils: guest_config.py (boot configuration text), guest_support.py (which guests can be converted), guest_kernels.py
-(the image's kernels and the default one) and grub_menu.py (which kernel a GRUB menu boots).
+The logic lives in plugins/plugin_utils: guest_config.py (boot configuration text), guest_support.py (which guests can be
+converted), guest_kernels.py (the image's kernels and the default one), grub_menu.py (which kernel a GRUB menu boots) and
+package_source.py (where the image's package manager gets GRUB from).
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels, guest_network, guest_support
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import grub_menu, guest_config, guest_kernels, guest_network, guest_support, package_source
 
 
 def _wrap(function):
@@ -48,4 +49,6 @@ class FilterModule:
             "nvme_io_timeout_arg": _wrap(guest_kernels.io_timeout_arg),
             "fit_nvme_io_timeout": _wrap(guest_kernels.fit_io_timeout),
             "grub_default_kernel": _wrap(grub_menu.default_kernel),
+            "package_source": _wrap(package_source.package_source),
+            "package_source_problems": _wrap(package_source.check),
         }

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import package_source
+
 # Device names a PV guest uses for its disks: Xen (xvd*), the SCSI alias EC2 shows (sd*), old IDE (hd*).
 PV_DEVICE_RE = re.compile(r"^/dev/(?:xvd|sd|hd)[a-z]+[0-9]*$")
 # Consoles that exist only under Xen PV.
@@ -220,7 +222,7 @@ REDHAT_IDS = ("rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientifi
 def os_identity(os_release="", system_release="", redhat_release="", debian_version=""):
     """Which OS family and major version an image holds, from its release files (any may be empty).
 
-    Returns {"family": Debian|RedHat|Amazon|Suse|"", "distribution", "major_version", "pretty_name"};
+    Returns {"family": Debian|RedHat|Amazon|Suse|"", "distribution", "major_version", "pretty_name", "codename"};
     Amazon Linux 1 (VERSION_ID 2018.03 and friends) is major version "1". family is "" for a guest
     none of them matches; guest_support.os_support() then says why it cannot be converted.
     """
@@ -234,7 +236,9 @@ def os_identity(os_release="", system_release="", redhat_release="", debian_vers
 
     def found(family, distribution, major_version):
         return {"family": family, "distribution": distribution, "major_version": major_version,
-                "pretty_name": pretty or " ".join(part for part in (distribution, major_version) if part)}
+                "pretty_name": pretty or " ".join(part for part in (distribution, major_version) if part),
+                # The release's codename (Debian family; "" elsewhere): a package mirror's suite.
+                "codename": package_source.debian_codename(os_release, debian_version) if family == "Debian" else ""}
 
     if ident == "amzn" or "amazon linux" in system_release.lower():
         if not major:

@@ -35,6 +35,7 @@ from typing import Any
 
 from tests.lab.endpoint import LAB_REGION, LabEndpoint
 from tests.lab.images import DATA_MOUNTPOINT, build_data_disk
+from tests.lab.packages import lab_package_vars
 from tests.lab.world import data_snapshots, launch, register_lab_worker, register_pv_image, seed_pv_root
 from tests.support.modules import REPO_ROOT, module_env
 
@@ -94,6 +95,10 @@ def migration_vars(lab: LabEndpoint, work: Path, sources: list[str], **extra: An
         "pv2hvm_aws_endpoint_url": lab.url,
         "pv2hvm_aws_region": LAB_REGION,
         "pv2hvm_report_dir": str(work / "reports"),
+        # The lab's timings: a progress line every second (AWS: every 10 s; the lab's copies take seconds).
+        "pv2hvm_progress_interval": 1,
+        # The lab's package mirror on 127.0.0.1 for the image's GRUB package (tests/lab/packages.py).
+        **lab_package_vars(),
         **extra,
     }
 

@@ -45,7 +45,8 @@ EVERY_STEP = [
     Crash("cleanup", "tree", api="DeleteVolume"),
     Crash("report", "group", task="Write the JSON report"),
 ]
-CONVERSION_LEFTOVERS = ("usr/sbin/policy-rc.d", "etc/resolv.conf.pv2hvm-saved", "etc/resolv.conf.pv2hvm-absent")
+CONVERSION_LEFTOVERS = ("usr/sbin/policy-rc.d", "etc/resolv.conf.pv2hvm-saved", "etc/resolv.conf.pv2hvm-absent",
+                        "etc/apt/pv2hvm-sources.list", "var/lib/apt/pv2hvm-lists")
 
 # The workerless method (pv2hvm_method: ebs_direct), this machine its conversion host: killed half-way through the
 # upload (the lab image's HVM disk has about a thousand non-zero blocks), or while the image's tools run in its chroot.
@@ -130,8 +131,14 @@ def crash(lab: MigrationLab, source: str, worker: str, crash_at: Crash) -> Kille
                   source_state(lab, source) == source_before, len(mounts_under(lab.work / "mnt" / f"pv2hvm-{source}")))
 
 
-def kill_at_every_step(lab: MigrationLab, source: str, worker: str) -> Iterator[Killed]:
-    for crash_at in EVERY_STEP:
+# The chain cut in three, each run on a lab of its own so that pytest's two workers share it: killed before the
+# conversion (nothing on the worker yet), in the conversion (the chroot's mounts left), after it (AWS resources
+# only). Each part is run again until it converges, so every step is still killed once, in order within its part.
+CHAIN_PARTS = {"before conversion": EVERY_STEP[:5], "conversion": EVERY_STEP[5:8], "after conversion": EVERY_STEP[8:]}
+
+
+def kill_at_every_step(lab: MigrationLab, source: str, worker: str, steps: list[Crash] | None = None) -> Iterator[Killed]:
+    for crash_at in EVERY_STEP if steps is None else steps:
         yield crash(lab, source, worker, crash_at)
 
 

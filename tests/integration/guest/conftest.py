@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from tests.lab.bootcheck import BUSES, BootResult, boot
 from tests.lab.images import PVImage, build_pv_image
+from tests.lab.packages import lab_package_vars
 from tests.lab.system import leftovers, sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -28,13 +30,19 @@ def ansible_env() -> dict[str, str]:
 
 
 def run_playbook(playbook: str, extra_vars: dict[str, str], *, check: bool = False, log: Path | None = None,
-                 timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook PLAYBOOK -e k=v ... from the repository root; output also written to `log`."""
+                 timeout: float = 1500, packages: bool = True, json_vars: dict[str, object] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook PLAYBOOK -e k=v ... from the repository root; output also written to `log`. With `packages`,
+    the pv2hvm_package_* vars point the image's package manager at the lab's mirror (tests/lab/packages.py)."""
     argv = [str(VENV_BIN / "ansible-playbook"), playbook, "--diff"]
     if check:
         argv.append("--check")
     for key, value in extra_vars.items():
         argv += ["-e", f"{key}={value}"]
+    if packages and lab_package_vars():
+        argv += ["-e", json.dumps(lab_package_vars())]  # the image's GRUB package from the lab's mirror
+    if json_vars:
+        argv += ["-e", json.dumps(json_vars)]
     process = subprocess.run(argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True,
                              timeout=timeout, check=False)
     if log:

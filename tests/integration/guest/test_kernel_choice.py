@@ -48,6 +48,8 @@ PLAYBOOK = """\
         grub_install_root: "{{ target }}"
         grub_install_device: "{{ device }}"
         grub_install_install_packages: "{{ install_packages | bool }}"
+        grub_install_package_mirror: "{{ pv2hvm_package_mirror | default({}) }}"
+        grub_install_package_mirror_trusted: "{{ pv2hvm_package_mirror_trusted | default(false) }}"
 
     - name: Show the chosen kernel
       ansible.builtin.debug:
