@@ -28,12 +28,13 @@ PYTEST_WORKERS ?= 2
 # The bindep.txt profile `make setup` installs; `make ee` installs the `ee` profile the same way.
 BINDEP_PROFILE ?= test
 
-.PHONY: help setup system-packages collection-link test lint yamllint ansible-lint sanity unit \
+.PHONY: help setup system-packages collection-link test check lint yamllint ansible-lint sanity unit \
         integration pytest build demo bench faults ee clean
 
 help:
 	@echo "make setup     create .venv, install system packages (bindep.txt), link the collection"
 	@echo "make test      setup, then every gate: yamllint, ansible-lint, ansible-test sanity, pytest"
+	@echo "make check     the edit loop's fast tier: lint, sanity, unit tests (no root, no qemu, no image builds)"
 	@echo "make lint      yamllint + ansible-lint --profile production"
 	@echo "make sanity    ansible-test sanity on a copy of the collection"
 	@echo "make unit      pytest tests/unit (no root needed)"
@@ -64,6 +65,10 @@ collection-link:
 
 test: setup
 	$(MAKE) --no-print-directory lint sanity pytest
+
+# The fast tier for the edit loop: what needs neither root nor qemu nor a lab image. `make test` is the gate.
+check: setup
+	$(MAKE) --no-print-directory lint sanity unit
 
 lint: yamllint ansible-lint
 
