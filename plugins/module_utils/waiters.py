@@ -10,6 +10,7 @@ boto3 ships waiters for most states; the ones it lacks (a volume's attachment re
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Dict
 
 try:
@@ -30,6 +31,10 @@ DELAYS = {
     "system_status_ok": 15,
     "instance_terminated": 15,
 }
+
+# A lab or test endpoint whose resources change state within a second sets this (seconds between polls,
+# e.g. 0.2) so that nothing waits AWS's cadence for them; unset against AWS.
+DELAY_ENV = "PV2HVM_WAITER_DELAY_SECONDS"
 
 _CUSTOM_MODEL = {
     "version": 2,
@@ -54,9 +59,10 @@ class WaitTimeout(Exception):
 
 
 def wait_for(client: Any, name: str, timeout: int, **params: Any) -> None:
-    """Block until the waiter `name` succeeds, polling every DELAYS[name] seconds for at most `timeout`."""
-    delay = DELAYS[name]
-    config: Dict[str, int] = {"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout / delay))}
+    """Block until the waiter `name` succeeds, polling every DELAYS[name] seconds (or $PV2HVM_WAITER_DELAY_SECONDS)
+    for at most `timeout`."""
+    delay = poll_delay(name)
+    config: Dict[str, float] = {"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout / delay))}
     if name in _CUSTOM_NAMES:
         model = botocore.waiter.WaiterModel(_CUSTOM_MODEL)
         waiter = botocore.waiter.create_waiter_with_client(_CUSTOM_NAMES[name], model, client)
@@ -66,3 +72,12 @@ def wait_for(client: Any, name: str, timeout: int, **params: Any) -> None:
         waiter.wait(WaiterConfig=config, **params)
     except botocore.exceptions.WaiterError as error:
         raise WaitTimeout(f"gave up waiting for {name.replace('_', ' ')} after {timeout} s ({error})") from error
+
+
+def poll_delay(name: str) -> float:
+    """Seconds between two polls of the waiter `name`: AWS's cadence, unless DELAY_ENV sets a positive number."""
+    try:
+        override = float(os.environ.get(DELAY_ENV, "") or 0)
+    except ValueError:
+        override = 0
+    return override if override > 0 else DELAYS[name]

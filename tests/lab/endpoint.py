@@ -95,6 +95,8 @@ class LabEndpoint:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
+            # The lab's resources change state at once: poll them often, not at AWS's 5-15 s (waiters.py).
+            "PV2HVM_WAITER_DELAY_SECONDS": "0.2",
         }
 
     def module_params(self) -> dict[str, str]:
