@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import boots_on_both_buses, convert_image
+from tests.integration.guest.conftest import boots_as_hvm, convert_image
 from tests.lab.bootcheck import boot
 from tests.lab.images import PVImageSpec, build_pv_image
 from tests.lab.system import loop_device, mounted, run
@@ -50,7 +50,7 @@ def test_bullseye_guest_converts_and_boots_its_newest_510_kernel(tmp_path: Path)
             assert all(driver in listed or driver.replace("-", "_") in builtin for driver in ("xen-blkfront", "nvme", "ena", "ext4")), \
                 (kernel, listed)
 
-    for result in boots_on_both_buses(dest, image, fs_uuid, tmp_path).values():
+    for result in boots_as_hvm(dest, image, fs_uuid, tmp_path).values():
         probe = result.probe
         assert probe["kernel"] == "5.10.0-32-cloud-amd64", (probe["kernel"], image.kernel_versions)
         assert probe["init"] == "systemd", probe["init"]

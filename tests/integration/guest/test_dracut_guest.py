@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import boots_on_both_buses, convert_image
+from tests.integration.guest.conftest import boots_as_hvm, convert_image
 from tests.lab.bootcheck import boot
 from tests.lab.images import PVImageSpec, build_pv_image
 from tests.lab.system import loop_device, mounted, run, sha256_file
@@ -73,5 +73,5 @@ def test_dracut_guest_gets_the_drivers_into_each_kernels_initramfs_and_boots(tmp
         assert sha256_file(root / f"boot/initrd.img-{image.kernel_version}") != sha256_file(image.initrd), \
             "the newest kernel's initramfs was not rebuilt"
 
-    for result in boots_on_both_buses(dest, image, fs_uuid, tmp_path).values():
+    for result in boots_as_hvm(dest, image, fs_uuid, tmp_path).values():
         assert result.probe["init"] == "systemd", result.probe["init"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.guest.conftest import boots_on_both_buses, convert_image
+from tests.integration.guest.conftest import boots_as_hvm, convert_image
 from tests.lab.bootcheck import boot
 from tests.lab.images import PVImageSpec, build_pv_image
 from tests.lab.system import loop_device, mounted, run
@@ -41,6 +41,6 @@ def test_i386_guest_converts_from_an_amd64_host_and_boots_32_bit(tmp_path: Path)
         modules = (root / "etc/initramfs-tools/modules").read_text(encoding="utf-8")
         assert {"xen-blkfront", "nvme", "ext4"} <= set(modules.split()), modules
 
-    for result in boots_on_both_buses(dest, image, fs_uuid, tmp_path).values():
+    for result in boots_as_hvm(dest, image, fs_uuid, tmp_path).values():
         assert result.probe["machine"] == "i686", result.probe["machine"]
         assert result.probe["init"] == "systemd", result.probe["init"]
