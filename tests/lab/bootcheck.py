@@ -209,9 +209,21 @@ def kvm_boots_kernels() -> bool:
         return forced == "kvm"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
-    from tests.lab.images import build_pv_image  # pylint: disable=import-outside-toplevel
+    from tests.lab.images import build_pv_image, cache_dir  # pylint: disable=import-outside-toplevel
 
+    # Up to KVM_PROBE_SECONDS per process (every test worker, every demo): the answer holds until the machine reboots.
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="utf-8").strip()
+    answer = cache_dir() / f"kvm-probe-{boot_id}"
+    if answer.exists():
+        return answer.read_text(encoding="utf-8").strip() == "kvm"
     kernel = build_pv_image().kernel
+    works = _kvm_boots(kernel)
+    answer.parent.mkdir(parents=True, exist_ok=True)
+    answer.write_text("kvm\n" if works else "tcg\n", encoding="utf-8")
+    return works
+
+
+def _kvm_boots(kernel: Path) -> bool:
     with tempfile.TemporaryDirectory(prefix="pv2hvm-kvm-probe-") as workdir:
         log = Path(workdir) / "serial.log"
         argv = ["qemu-system-x86_64", "-machine", "pc,accel=kvm", "-cpu", "host", "-m", "256", "-nodefaults",
