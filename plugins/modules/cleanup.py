@@ -277,8 +277,14 @@ def main() -> None:
     except WaitTimeout as error:
         module.fail_json(msg=f"{error}. Run the cleanup again to finish.", removed=removed, kept=kept)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, f"Cleanup stopped after removing {len(removed)} resource(s); run it again to finish",
-                 removed=removed, kept=kept)
+        # A dry run removes nothing, and an error that is not EC2's answer means EC2 was never reached.
+        reached = isinstance(error, botocore.exceptions.ClientError)
+        if module.check_mode:
+            what = "The cleanup's dry run stopped, nothing was removed" + ("" if reached else ": EC2 could not be reached")
+        else:
+            what = (f"Cleanup stopped after removing {len(removed)} resource(s)" + ("" if reached else ": EC2 could not be reached")
+                    + "; run it again to finish")
+        fail_aws(module, error, what, removed=removed, kept=kept)
     listed = [{key: value for key, value in item.items() if key != "raw"} for item in chosen]
     changed = bool(removed) or (module.check_mode and bool(to_remove))
     module.exit_json(changed=changed, resources=listed, removed=removed, kept=kept)

@@ -546,8 +546,11 @@ def main() -> None:
         module.fail_json(msg=str(error), **staging.result())
     except WaitTimeout as error:
         module.fail_json(msg=f"{error}. The volume may still get there; run the task again to continue.", **staging.result())
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+    except botocore.exceptions.ClientError as error:
         fail_aws(module, error, f"EC2 refused a volume operation (state {module.params['state']})")
+    except botocore.exceptions.BotoCoreError as error:
+        fail_aws(module, error, f"EC2 could not be reached for a volume operation (state {module.params['state']}); "
+                                "check the endpoint and the network, then run the task again")
     module.exit_json(changed=staging.changed, **staging.result())
 
 

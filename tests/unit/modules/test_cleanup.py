@@ -104,3 +104,21 @@ def test_a_worker_launched_for_the_migration_goes_with_it_unless_left_out(ec2: A
               for i in r["Instances"]}
     assert states == {worker: "terminated", unrelated: "running"}
     assert module("cleanup", migration_id="mig-other")["resources"] == [], "a terminated worker is not found again"
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # nothing listens: the connection is refused
+
+
+def test_a_dry_run_that_cannot_reach_ec2_says_nothing_was_removed(module: Any) -> None:
+    offline = module.with_env({"AWS_ENDPOINT_URL": UNREACHABLE})
+    result = offline("cleanup", check_mode=True, migration_id=MIGRATION, endpoint_url=UNREACHABLE)
+    assert result.failed and result["removed"] == []
+    assert result["msg"].startswith("The cleanup's dry run stopped, nothing was removed: EC2 could not be reached"), result["msg"]
+    assert "removing" not in result["msg"] and "refused" not in result["msg"].split(":")[0], result["msg"]
+
+
+def test_a_cleanup_that_cannot_reach_ec2_says_so_and_to_run_it_again(module: Any) -> None:
+    offline = module.with_env({"AWS_ENDPOINT_URL": UNREACHABLE})
+    result = offline("cleanup", migration_id=MIGRATION, endpoint_url=UNREACHABLE)
+    assert result.failed
+    assert result["msg"].startswith("Cleanup stopped after removing 0 resource(s): EC2 could not be reached; run it again to finish"), result["msg"]

@@ -237,3 +237,13 @@ def test_data_copy_and_source_device_name_go_together(ec2: Any, module: Any) -> 
         result = stage(module, snapshot_id=snapshot, availability_zone=WORKER_AZ, **args)
         assert result.failed and "source_device_name goes with purpose=data-copy" in result["msg"], result
     assert {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]} == before
+
+
+def test_a_volume_operation_that_cannot_reach_ec2_is_not_called_refused(module: Any) -> None:
+    unreachable = "http://127.0.0.1:9"  # nothing listens: EC2 never answers
+    offline = module.with_env({"AWS_ENDPOINT_URL": unreachable})
+    result = offline("volume", migration_id="mig-offline", purpose="destination", size=2, endpoint_url=unreachable,
+                     availability_zone="us-east-1a")
+    assert result.failed
+    assert result["msg"].startswith("EC2 could not be reached for a volume operation (state present)"), result["msg"]
+    assert "refused a volume operation" not in result["msg"], result["msg"]
