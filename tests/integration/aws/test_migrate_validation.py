@@ -36,6 +36,11 @@ CASES = {
     "source host not in the inventory": ({"pv2hvm_source_hosts": {"SOURCE": "no-such-host"}}, "Add the hosts to the inventory"),
     "source host of another instance": ({"pv2hvm_source_hosts": {"i-0123456789abcdef0": "localhost"}},
                                         "each also in pv2hvm_source_instance_ids"),
+    "package mirror as a string": ({"pv2hvm_package_mirror": "http://mirror/debian"}, "argument 'pv2hvm_package_mirror' is of type str"),
+    "package mirror of no family": ({"pv2hvm_package_mirror": {"Ubuntu": "http://mirror/ubuntu"}}, "'Ubuntu' is not an OS family"),
+    "package proxy without a scheme": ({"pv2hvm_package_proxy": "proxy:3128"},
+                                       "pv2hvm_package_proxy must be an http:// or https:// proxy URL, got 'proxy:3128'"),
+    "zero poll interval": ({"pv2hvm_poll_interval": 0}, "pv2hvm_poll_interval and pv2hvm_progress_interval a positive number"),
 }
 
 
@@ -60,3 +65,14 @@ def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, cas
     assert any(message in failure for failure in run.failures()), run.explain()
     assert len(ec2.describe_volumes()["Volumes"]) == volumes
     assert len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == snapshots
+
+
+def test_check_mode_is_refused_at_once_and_points_to_the_assessment(lab: Any, ec2: Any, tmp_path: Path) -> None:
+    source = launch(ec2, register_pv_image(ec2).image_id)
+    extra = {"pv2hvm_source_instance_ids": [source], "pv2hvm_worker_instance_id": launch_worker(ec2), "pv2hvm_worker_host": "localhost",
+             "pv2hvm_aws_endpoint_url": lab.url, "pv2hvm_aws_region": LAB_REGION, "pv2hvm_report_dir": str(tmp_path / "reports")}
+    run = run_playbook(PLAYBOOK, extra, env=lab.env(), check=True)
+    assert run.rc != 0
+    assert run.failures() and all("ansible-playbook cloudops.pv2hvm.assess" in failure for failure in run.failures()), run.explain()
+    assert run.total("ok") == 0, "nothing ran before the refusal"
+    assert not (tmp_path / "reports").exists()
