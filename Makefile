@@ -88,7 +88,7 @@ sanity: setup
 	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no
 
 unit: setup
-	pytest tests/unit $(PYTEST_ARGS)
+	pytest tests/unit -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 integration: setup
 	pytest tests/integration $(PYTEST_ARGS)

@@ -4,7 +4,6 @@ by a booted one of its kind, and README.md's support matrix claims exactly what 
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import pytest

@@ -10,7 +10,6 @@ two applies is decided by asking the mirror directly, and each has its own stric
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.request

@@ -35,8 +35,8 @@ def test_by_default_the_image_uses_its_own_repositories_and_nothing_is_written()
 
 def test_a_debian_mirror_replaces_the_sources_for_the_install_only() -> None:
     source = package_source("Debian", "jessie", {"Debian": "http://archive.debian.org/debian"}, "")
-    assert source["files"] == {"/etc/apt/pv2hvm-sources.list": "# cloudops.pv2hvm: the GRUB install's only source (removed afterwards)\n"
-                                                                "deb http://archive.debian.org/debian jessie main\n"}
+    expected = "# cloudops.pv2hvm: the GRUB install's only source (removed afterwards)\ndeb http://archive.debian.org/debian jessie main\n"
+    assert source["files"] == {"/etc/apt/pv2hvm-sources.list": expected}
     options = source["options"]
     # The image's sources.list, sources.list.d and package lists are neither read nor written.
     assert ["-o", "Dir::Etc::SourceList=/etc/apt/pv2hvm-sources.list"] == options[0:2]
