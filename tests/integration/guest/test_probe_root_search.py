@@ -47,8 +47,11 @@ def stale_partition_node(workdir: Path) -> Iterator[str]:
     os.truncate(decoy, 16 * MIB)
     run(["sfdisk", "--quiet", str(decoy)], stdin="start=2048, size=16384, type=83\n")
     device = run(["losetup", "--find", "--show", str(decoy)]).strip()
-    run(["partx", "--add", device])
-    run(["losetup", "--detach", device])  # the node stays: what an earlier test may leave
+    try:
+        # --update, not --add: the device may already carry a stale p1 of an earlier user (partx --add then fails).
+        run(["partx", "--update", device])
+    finally:
+        run(["losetup", "--detach", device])  # the node stays: what an earlier test may leave
     name = Path(device).name
     try:
         yield device
