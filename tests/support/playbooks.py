@@ -102,7 +102,21 @@ def run_playbook(
         result = json.loads(stdout[stdout.index("{"):])
     except ValueError:
         result = {}
+    _keep_result(playbook, stdout)
     return PlaybookRun(returncode, stdout, stderr, result)
+
+
+def _keep_result(playbook: str | Path, stdout: str) -> None:
+    """With PV2HVM_PLAYBOOK_RESULTS set to a directory, every run's JSON result is kept there, for
+    `python -m tests.support.task_profile` (task counts and durations)."""
+    keep = os.environ.get("PV2HVM_PLAYBOOK_RESULTS")
+    if not keep:
+        return
+    directory = Path(keep)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, _name = tempfile.mkstemp(prefix=f"{Path(playbook).stem}-", suffix=".json", dir=directory)
+    with os.fdopen(handle, "w", encoding="utf-8") as kept:
+        kept.write(stdout[stdout.find("{"):])
 
 
 def _run_in_own_session(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
