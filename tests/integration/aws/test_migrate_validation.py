@@ -14,22 +14,29 @@ from tests.support.playbooks import run_playbook
 
 CASES = {
     "no source": ({}, "Say what to migrate"),
-    "not an instance id": ({"pv2hvm_source_instance_ids": ["web-01"]}, "Say what to migrate"),
-    "a string, not a list": ({"pv2hvm_source_instance_ids": "i-0123456789abcdef0"}, "pv2hvm_source_instance_ids"),
+    "not an instance id": ({"pv2hvm_source_instance_ids": ["web-01"]},
+                           "pv2hvm_source_instance_ids: got ['web-01']; expected a list of instance ids like i-0123456789abcdef0"),
+    "a short instance id": ({"pv2hvm_source_instance_ids": ["i-123"]}, "pv2hvm_source_instance_ids: got ['i-123']"),
+    "a source twice": ({"pv2hvm_source_instance_ids": ["i-0123456789abcdef0"] * 2}, "each source once (twice: i-0123456789abcdef0)"),
+    "a string, not a list": ({"pv2hvm_source_instance_ids": "i-0123456789abcdef0"},
+                             "pv2hvm_source_instance_ids: got 'i-0123456789abcdef0'; expected a list of instance ids, not a string"),
     "two workers": ({"pv2hvm_worker_launch": {"image_id": "ami-0123456789abcdef0", "instance_type": "t3.small"}}, "Give exactly one worker"),
     "launch without a type": ({"pv2hvm_worker_instance_id": "", "pv2hvm_worker_launch": {"image_id": "ami-0123456789abcdef0"}},
                               "Give exactly one worker"),
-    "bad partition table": ({"pv2hvm_partition_table": "bsd"}, "pv2hvm_partition_table"),
-    "negative size": ({"pv2hvm_destination_size": -4}, "pv2hvm_destination_size"),
-    "zero wait": ({"pv2hvm_aws_wait_timeout": 0}, "pv2hvm_aws_wait_timeout and pv2hvm_release_wait_timeout a positive number"),
+    "bad partition table": ({"pv2hvm_partition_table": "bsd"}, "pv2hvm_partition_table: got 'bsd'; expected one of msdos, gpt"),
+    "negative size": ({"pv2hvm_destination_size": -4}, "pv2hvm_destination_size: got -4; expected a whole number of GiB, 0 or more"),
+    "size not a number": ({"pv2hvm_destination_size": "big"}, "pv2hvm_destination_size: got 'big'"),
+    "empty report directory": ({"pv2hvm_report_dir": ""}, "pv2hvm_report_dir: got '' (empty)"),
+    "zero wait": ({"pv2hvm_aws_wait_timeout": 0}, "pv2hvm_aws_wait_timeout: got 0; expected a positive whole number of seconds"),
     # The lab AMI's root is 8 GiB: 8 GiB cannot also hold the partition table and the conversion's headroom.
     "destination as small as the source": ({"pv2hvm_destination_size": 8}, "Set pv2hvm_destination_size to at least 9"),
     "source is the worker": ({"pv2hvm_source_instance_ids": ["WORKER"]}, "Give exactly one worker"),
-    "unknown method": ({"pv2hvm_method": "dd"}, "pv2hvm_method must be one of: worker, ebs_direct"),
+    "unknown method": ({"pv2hvm_method": "dd"}, "pv2hvm_method: got 'dd'; expected one of worker, ebs_direct"),
+    "method with a dash": ({"pv2hvm_method": "ebs-direct"}, "pv2hvm_method: got 'ebs-direct'"),
     # ebs_direct has no worker: one given is a mistake, not something to ignore.
     "ebs_direct with a worker": ({"pv2hvm_method": "ebs_direct"}, "with no worker: leave pv2hvm_worker_instance_id"),
     "ebs_direct into a relative directory": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
-                                              "pv2hvm_conversion_dir": "images"}, "pv2hvm_conversion_dir an absolute directory"),
+                                              "pv2hvm_conversion_dir": "images"}, "pv2hvm_conversion_dir: got 'images'; expected an absolute path"),
     "ebs_direct on an unknown host": ({"pv2hvm_method": "ebs_direct", "pv2hvm_worker_instance_id": "",
                                        "pv2hvm_conversion_host": "converter"}, "pv2hvm_conversion_host is an inventory host"),
     # A running source's own host (read before it is snapshotted) must be a host of the inventory, for a source migrated.
@@ -40,7 +47,7 @@ CASES = {
     "package mirror of no family": ({"pv2hvm_package_mirror": {"Ubuntu": "http://mirror/ubuntu"}}, "'Ubuntu' is not an OS family"),
     "package proxy without a scheme": ({"pv2hvm_package_proxy": "proxy:3128"},
                                        "pv2hvm_package_proxy must be an http:// or https:// proxy URL, got 'proxy:3128'"),
-    "zero poll interval": ({"pv2hvm_poll_interval": 0}, "pv2hvm_poll_interval and pv2hvm_progress_interval a positive number"),
+    "zero poll interval": ({"pv2hvm_poll_interval": 0}, "pv2hvm_poll_interval: got 0; expected a positive whole number of seconds"),
 }
 
 

@@ -1,0 +1,84 @@
+"""Each input refused by name: the variable, the value it got and the form expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.inputs import RULES, problems
+
+GOOD = {
+    "pv2hvm_source_instance_ids": ["i-0123456789abcdef0"],
+    "pv2hvm_source_image_ids": [],
+    "pv2hvm_method": "ebs_direct",
+    "pv2hvm_worker_instance_id": "",
+    "pv2hvm_destination_size": "12",
+    "pv2hvm_conversion_headroom_mib": 0,
+    "pv2hvm_partition_table": "gpt",
+    "pv2hvm_verify_copy": "content",
+    "pv2hvm_destination_volume_type": "gp3",
+    "pv2hvm_root_device_name": "/dev/xvda",
+    "pv2hvm_migration_id_prefix": "pv2hvm",
+    "pv2hvm_report_dir": "/tmp/reports",
+    "pv2hvm_conversion_dir": "/var/tmp/pv2hvm",
+    "pv2hvm_aws_wait_timeout": 1800,
+    "pv2hvm_release_wait_timeout": "600",
+    "pv2hvm_poll_interval": 10,
+    "pv2hvm_progress_interval": 1,
+    "pv2hvm_ebs_direct_parallel": 64,
+    "pv2hvm_aws_region": "eu-west-1",
+}
+
+BAD = [
+    ("pv2hvm_source_instance_ids", ["i-123"], "'i-123'", "instance ids like i-0123456789abcdef0"),
+    ("pv2hvm_source_instance_ids", "i-0123456789abcdef0", "'i-0123456789abcdef0'", "not a string"),
+    ("pv2hvm_source_instance_ids", ["i-0123456789abcdef0"] * 2, "i-0123456789abcdef0", "each source once"),
+    ("pv2hvm_source_image_ids", ["i-0123456789abcdef0"], "'i-0123456789abcdef0'", "AMI ids like ami-"),
+    ("pv2hvm_method", "ebs-direct", "'ebs-direct'", "one of worker, ebs_direct"),
+    ("pv2hvm_worker_instance_id", "worker-1", "'worker-1'", "an instance id like"),
+    ("pv2hvm_destination_size", -5, "-5", "0 or more"),
+    ("pv2hvm_destination_size", "big", "'big'", "a whole number of GiB"),
+    ("pv2hvm_destination_size", True, "True", "a whole number of GiB"),
+    ("pv2hvm_partition_table", "mbr", "'mbr'", "msdos, gpt"),
+    ("pv2hvm_verify_copy", "full", "'full'", "none, content"),
+    ("pv2hvm_destination_volume_type", "gp4", "'gp4'", "gp3"),
+    ("pv2hvm_root_device_name", "/dev/nvme0n1", "'/dev/nvme0n1'", "/dev/xvda"),
+    ("pv2hvm_migration_id_prefix", "-x", "'-x'", "letters, digits"),
+    ("pv2hvm_report_dir", "", "'' (empty)", "must not be empty"),
+    ("pv2hvm_conversion_dir", "tmp/x", "'tmp/x'", "an absolute path"),
+    ("pv2hvm_aws_wait_timeout", 0, "0", "a positive whole number of seconds"),
+    ("pv2hvm_poll_interval", "1.5", "'1.5'", "a positive whole number of seconds"),
+    ("pv2hvm_ebs_direct_parallel", 65, "65", "from 1 to 64"),
+    ("pv2hvm_aws_region", "Ireland", "'Ireland'", "a region like eu-west-1"),
+]
+
+
+def test_good_inputs_pass() -> None:
+    assert problems(GOOD) == []
+
+
+@pytest.mark.parametrize("name, value, shown, expected", BAD, ids=[f"{case[0]}={case[1]!r}" for case in BAD])
+def test_a_bad_input_is_named_with_its_value_and_the_form_expected(name: str, value: object, shown: str, expected: str) -> None:
+    [message] = problems({**GOOD, name: value})
+    assert message.startswith(f"{name}: got ") and shown in message and expected in message, message
+
+
+def test_every_bad_case_has_a_rule_and_every_rule_a_bad_case() -> None:
+    assert {case[0] for case in BAD} - {"pv2hvm_aws_region"} <= set(RULES)
+    unchecked = {"pv2hvm_conversion_headroom_mib", "pv2hvm_release_wait_timeout", "pv2hvm_progress_interval"}
+    assert set(RULES) - {case[0] for case in BAD} == unchecked, "each of these shares its rule with a case above"
+
+
+def test_no_region_passes_only_when_the_environment_names_one() -> None:
+    [message] = problems({**GOOD, "pv2hvm_aws_region": ""})
+    assert "pv2hvm_aws_region" in message and "AWS_REGION" in message, message
+    assert problems({**GOOD, "pv2hvm_aws_region": ""}, environment_region="eu-west-1") == []
+
+
+def test_no_source_at_all_says_what_to_migrate() -> None:
+    [message] = problems({**GOOD, "pv2hvm_source_instance_ids": []})
+    assert "Say what to migrate" in message and "pv2hvm_source_image_ids" in message, message
+
+
+def test_only_the_given_variables_are_checked() -> None:
+    assert problems({"pv2hvm_method": "worker"}) == []
+    assert problems({"some_other_variable": -1}) == []
