@@ -40,6 +40,13 @@ NVME_TIMEOUT_UINT_SINCE = (4, 15)
 IO_TIMEOUT_MAX = {"byte": 254, "ushort": 65535, "short": 32767, "int": 2147483647, "uint": 4294967295,
                   "long": 4294967295, "ulong": 4294967295, "ullong": 4294967295}
 IO_TIMEOUT_KEYS = ("nvme_core.io_timeout", "nvme.io_timeout")
+# A 32-bit kernel keeps jiffies in a 32-bit long and compares them signed (time_after): the driver's
+# timeout of io_timeout * HZ jiffies must stay below 2**31, or each request's deadline wraps into the
+# past and every I/O times out at once (aborts, resets, EIO: the root goes read-only). Without a
+# CONFIG_HZ, the largest HZ (1000) keeps the cap safe.
+JIFFIES_32_MAX = 2 ** 31 - 1
+HZ_UNKNOWN = 1000
+BITS_32_NAME_RE = re.compile(r"(?:[-.+](?:i[3-6]86|486|586|686(?:-pae|-bigmem)?|pae|PAE))$")
 NVME_MODULES = ("nvme_core", "nvme")
 
 
@@ -123,17 +130,33 @@ def nvme_io_timeout(version, modinfo=None, builtin="", config=None):
     when the kernel has no NVMe driver, so that no setting is claimed that the kernel ignores.
     """
     modinfo = modinfo or {}
+    cap = jiffies_cap(version, config)
     for module in NVME_MODULES:
         parms = modinfo_parms(modinfo.get(module))
         if "io_timeout" in parms:
             kind = parms["io_timeout"] or _type_by_version(version)
             return _timeout(_driver(modinfo, builtin, config), module + ".io_timeout", kind,
-                            "modinfo %s" % module + ("" if parms["io_timeout"] else " (type by version)"))
+                            "modinfo %s" % module + ("" if parms["io_timeout"] else " (type by version)"), cap)
     driver = _driver(modinfo, builtin, config)
     if driver == "missing":
         return {"driver": "missing", "param": "", "type": "", "max": 0, "source": "no NVMe driver"}
     module = "nvme_core" if release_series(version) >= NVME_CORE_SINCE else "nvme"
-    return _timeout(driver, module + ".io_timeout", _type_by_version(version), "kernel version")
+    return _timeout(driver, module + ".io_timeout", _type_by_version(version), "kernel version", cap)
+
+
+def jiffies_cap(version, config=None):
+    """The largest I/O timeout in seconds a kernel's timers hold: None on a 64-bit kernel, else
+    (2**31 - 1) // HZ (a 32-bit kernel: CONFIG_X86_32=y, or by its name without a configuration)."""
+    options = config_options(config)
+    if config is not None:
+        bits_32 = options.get("CONFIG_X86_32") == "y" or (options.get("CONFIG_X86_64") != "y" and options.get("CONFIG_64BIT") != "y"
+                                                          and bool(BITS_32_NAME_RE.search(version)))
+    else:
+        bits_32 = bool(BITS_32_NAME_RE.search(version))
+    if not bits_32:
+        return None
+    hz = options.get("CONFIG_HZ", "")
+    return JIFFIES_32_MAX // (int(hz) if hz.isdigit() and int(hz) > 0 else HZ_UNKNOWN)
 
 
 def _driver(modinfo, builtin, config):
@@ -150,9 +173,11 @@ def _type_by_version(version):
     return "uint" if release_series(version) >= NVME_TIMEOUT_UINT_SINCE else "byte"
 
 
-def _timeout(driver, param, kind, source):
-    return {"driver": driver, "param": param, "type": kind, "max": IO_TIMEOUT_MAX.get(kind, IO_TIMEOUT_MAX["byte"]),
-            "source": source}
+def _timeout(driver, param, kind, source, cap=None):
+    largest = IO_TIMEOUT_MAX.get(kind, IO_TIMEOUT_MAX["byte"])
+    if cap is not None and cap < largest:
+        return {"driver": driver, "param": param, "type": kind, "max": cap, "source": source + ", 32-bit jiffies"}
+    return {"driver": driver, "param": param, "type": kind, "max": largest, "source": source}
 
 
 def io_timeout_arg(nvme, requested=4294967295):

@@ -192,6 +192,25 @@ def test_nvme_io_timeout_parameter_per_kernel(version, modinfo, builtin, config,
     assert {key: found[key] for key in expected} == expected, found
 
 
+@pytest.mark.parametrize("version, config, cap", [
+    # Debian's i386 kernel (the lab's i386 guest): HZ=250, so 8589934 s keeps io_timeout * HZ below 2**31.
+    ("6.1.0-28-686-pae", "CONFIG_X86_32=y\nCONFIG_X86_PAE=y\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n", 8589934),
+    # No configuration: the name tells 32 bits, the unknown HZ is taken as 1000.
+    ("2.6.32-754.el6.i686", None, 2147483),
+    ("3.11.10-301.fc20.i686+PAE", None, 2147483),
+    # 64-bit kernels hold the full uint.
+    ("6.1.0-50-cloud-amd64", BOOKWORM_CLOUD, None),
+    ("2.6.32-754.el6.x86_64", None, None),
+])
+def test_32_bit_kernels_cap_the_timeout_where_jiffies_would_wrap(version: str, config: str | None, cap: int | None) -> None:
+    assert gk.jiffies_cap(version, config) == cap
+    nvme = gk.nvme_io_timeout(version, {"nvme_core": MODINFO_BOOKWORM_NVME_CORE}, "", config)
+    assert nvme["max"] == (cap or 4294967295), nvme
+    if cap:
+        assert gk.io_timeout_arg(nvme) == f"nvme_core.io_timeout={cap}"
+        assert "32-bit jiffies" in nvme["source"], nvme
+
+
 def test_io_timeout_argument_is_capped_and_renamed() -> None:
     uint = {"param": "nvme_core.io_timeout", "max": 4294967295}
     byte = {"param": "nvme.io_timeout", "max": 254}
