@@ -13,8 +13,8 @@ short_description: Read what the guest roles decide from in a guest image's root
 description:
   - Reads, under O(root) and never from the machine it runs on, the files the roles C(boot_config) and
     C(grub_install) decide from - the release files, the initramfs tools installed, the kernels with their
-    build configurations, built-in driver lists and NVMe driver parameters - and whether the given O(paths)
-    exist.
+    build configurations, built-in driver lists and NVMe driver parameters -, whether the given O(paths)
+    exist, the text of the files O(read) names and what the patterns of O(glob) match.
   - One module run instead of one task per file, because over SSH to a worker each task costs a connection round trip.
   - Returns the raw contents; the collection's filters (C(os_identity), C(kernel_inventory)) turn them into
     decisions.
@@ -38,6 +38,25 @@ options:
   paths:
     description:
       - Paths inside the image (absolute, as the guest sees them) whose existence to report in RV(exists).
+    type: list
+    elements: str
+    default: []
+  read:
+    description:
+      - Paths or shell patterns inside the image (C(/etc/network/interfaces.d/*); C(**) matches any depth) whose
+        regular files to return in RV(contents); symbolic links, directories and hidden files are not read.
+    type: list
+    elements: str
+    default: []
+  read_excludes:
+    description:
+      - Shell patterns of file names (C(*.bak)) that O(read) leaves out.
+    type: list
+    elements: str
+    default: []
+  glob:
+    description:
+      - Shell patterns inside the image whose matches (of any type, links not followed) to list in RV(matched).
     type: list
     elements: str
     default: []
@@ -69,6 +88,15 @@ EXAMPLES = r"""
     gather: []
     paths: [/usr/sbin/grub-install, /usr/sbin/grub2-install, /sbin/grub-install]
   register: grub_files
+
+- name: Read the guest's network configuration and list its PV console getty links, in one run
+  cloudops.pv2hvm.guest_info:
+    root: /mnt/pv2hvm/destination
+    gather: []
+    read: [/etc/network/interfaces, "/etc/network/interfaces.d/*", "/etc/netplan/*.yaml"]
+    read_excludes: ["*.bak", "*.dpkg-*"]
+    glob: ["/etc/systemd/system/**/serial-getty@hvc*.service"]
+  register: guest_files
 """
 
 RETURN = r"""
@@ -129,8 +157,19 @@ exists:
   returned: always
   type: dict
   sample: {"/usr/sbin/grub-install": true}
+contents:
+  description: The text of each regular file O(read) matched, by its path as the guest sees it.
+  returned: always
+  type: dict
+  sample: {"/etc/network/interfaces": "auto eth0\niface eth0 inet dhcp\n"}
+matched:
+  description: For each pattern of O(glob), what it matched (guest paths, sorted) and the type of each.
+  returned: always
+  type: dict
+  sample: {"/etc/systemd/system/**/serial-getty@hvc*.service": [{"path": "/etc/systemd/system/getty.target.wants/serial-getty@hvc0.service", "type": "link"}]}
 """
 
+import glob
 import os
 import shutil
 import stat
@@ -215,12 +254,38 @@ def read_kernels(module, base):
             "builtins": builtins, "nvme_params": nvme}
 
 
+def _kind(path):
+    mode = os.lstat(path).st_mode
+    return "link" if stat.S_ISLNK(mode) else "file" if stat.S_ISREG(mode) else "directory" if stat.S_ISDIR(mode) else "other"
+
+
+def _glob(base, pattern):
+    """Guest paths that `pattern` matches inside the image, sorted."""
+    found = glob.glob(glob.escape(base) + "/" + pattern.lstrip("/"), recursive=True)
+    return sorted({path[len(base):] or "/" for path in found if os.path.lexists(path)})
+
+
+def read_files(base, patterns, excludes):
+    contents = {}
+    for pattern in patterns:
+        for path in _glob(base, pattern):
+            name = os.path.basename(path)
+            if _is(base + path, stat.S_ISREG) and not any(fnmatch(name, exclude) for exclude in excludes):
+                text = _read(base + path)
+                if text is not None:
+                    contents[path] = text
+    return contents
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             root=dict(type="path", default="/"),
             gather=dict(type="list", elements="str", choices=["release", "kernels"], default=["release", "kernels"]),
             paths=dict(type="list", elements="str", default=[]),
+            read=dict(type="list", elements="str", default=[]),
+            read_excludes=dict(type="list", elements="str", default=[]),
+            glob=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -231,6 +296,9 @@ def main():
     if "kernels" in module.params["gather"]:
         result.update(read_kernels(module, base))
     result["exists"] = {path: os.path.lexists(base + "/" + path.lstrip("/")) for path in module.params["paths"]}
+    result["contents"] = read_files(base, module.params["read"], module.params["read_excludes"])
+    result["matched"] = {pattern: [{"path": path, "type": _kind(base + path)} for path in _glob(base, pattern)]
+                         for pattern in module.params["glob"]}
     module.exit_json(**result)
 
 

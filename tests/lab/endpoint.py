@@ -108,17 +108,31 @@ class LabEndpoint:
             "secret_key": LAB_SECRET_KEY,
         }
 
-    def client(self, service: str = "ec2") -> Any:
-        import boto3
-
-        return boto3.session.Session(
-            aws_access_key_id=LAB_ACCESS_KEY,
-            aws_secret_access_key=LAB_SECRET_KEY,
-            region_name=LAB_REGION,
-        ).client(service, endpoint_url=self.url)
+    def client(self, service: str = "ec2", region: str = LAB_REGION) -> Any:
+        return lab_session(region).client(service, endpoint_url=self.url)
 
     def __enter__(self) -> "LabEndpoint":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_loader: Any = None
+
+
+def lab_session(region: str = LAB_REGION) -> Any:
+    """A boto3 session with the lab's credentials. Every session of the test process shares one botocore
+    data loader, which parses each service model once (EC2's takes a third of a second) instead of once
+    per client."""
+    global _loader  # pylint: disable=global-statement
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    if _loader is None:
+        _loader = botocore.loaders.create_loader()
+    core = botocore.session.Session()
+    core.register_component("data_loader", _loader)
+    return boto3.session.Session(aws_access_key_id=LAB_ACCESS_KEY, aws_secret_access_key=LAB_SECRET_KEY,
+                                 region_name=region, botocore_session=core)

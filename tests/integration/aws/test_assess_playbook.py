@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 
 from tests.lab.capture import RequestLog
 from tests.lab.ebs_direct import BLOCK_SIZE
-from tests.lab.endpoint import LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY, LabEndpoint
+from tests.lab.endpoint import LAB_REGION, LabEndpoint
 from tests.lab.world import backend, launch, register_pv_image, seed_pv_root
 from tests.support.iam import policy_actions
 from tests.support.modules import REPO_ROOT
@@ -113,8 +112,7 @@ GIB = 1024**3
 
 def region_client(lab: Any, region: str) -> Any:
     """An EC2 client of the lab in another region (the lab serves every region, each with its own resources)."""
-    return boto3.session.Session(aws_access_key_id=LAB_ACCESS_KEY, aws_secret_access_key=LAB_SECRET_KEY,
-                                 region_name=region).client("ec2", endpoint_url=lab.url)
+    return lab.client("ec2", region)
 
 
 def written_disk(path: Path, blocks: list[int], size: int = GIB) -> Path:
