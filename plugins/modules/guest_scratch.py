@@ -51,7 +51,7 @@ options:
   files:
     description:
       - Files relative to O(root) (a leading C(/) means the same) and their contents, written with mode C(0644) (O(state=present)) or removed
-        (O(state=absent): the contents are not used).
+        (O(state=absent), the contents not used).
     type: dict
     default: {}
   state:
