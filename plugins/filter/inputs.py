@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import inputs
 
 
@@ -15,11 +17,29 @@ def input_problems(values, environment_region=""):
 
 def checked_inputs(names):
     """The names among `names` that have a rule (the others are not inputs, or are checked elsewhere)."""
-    return [name for name in names if name in inputs.RULES]
+    return [name for name in names if name in inputs.RULES or name == "pv2hvm_aws_region"]
+
+
+def aws_configured_region(profile=""):
+    """The region the AWS modules find without pv2hvm_aws_region: AWS_REGION, AWS_DEFAULT_REGION or EC2_REGION
+    (amazon.aws reads them), else the profile's region in the AWS config file, as botocore reads it ("" when
+    none, or when the profile does not exist)."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "EC2_REGION"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        import botocore.exceptions
+        import botocore.session
+    except ImportError:
+        return ""
+    try:
+        return botocore.session.Session(profile=profile or None).get_config_variable("region") or ""
+    except botocore.exceptions.BotoCoreError:
+        return ""
 
 
 class FilterModule:
     """Input checks of the playbooks."""
 
     def filters(self):
-        return {"input_problems": input_problems, "checked_inputs": checked_inputs}
+        return {"input_problems": input_problems, "checked_inputs": checked_inputs, "aws_configured_region": aws_configured_region}

@@ -115,7 +115,8 @@ def problems(values: Dict[str, Any], environment_region: str = "") -> List[str]:
     """One message per bad input among `values` (variable name -> value), in the order given.
 
     A variable without a rule is not checked here. pv2hvm_aws_region, when given in `values`, may be empty
-    only when the environment names a region (AWS_REGION or AWS_DEFAULT_REGION: `environment_region`).
+    only when the environment names a region (AWS_REGION, AWS_DEFAULT_REGION or the profile's:
+    `environment_region`).
     The sources: at least one of the two lists, when both are given.
     """
     found = []
@@ -140,7 +141,7 @@ def _region(value: Any, environment_region: str) -> str:
     if value in ("", None):
         if environment_region:
             return ""
-        return "a region like eu-west-1: set pv2hvm_aws_region, or AWS_REGION in the environment"
+        return "a region like eu-west-1: set pv2hvm_aws_region, AWS_REGION in the environment, or a region in the AWS profile"
     return "" if isinstance(value, str) and REGION.match(value) else "a region like eu-west-1"
 
 

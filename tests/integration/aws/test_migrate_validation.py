@@ -47,6 +47,9 @@ CASES = {
     "package mirror of no family": ({"pv2hvm_package_mirror": {"Ubuntu": "http://mirror/ubuntu"}}, "'Ubuntu' is not an OS family"),
     "package proxy without a scheme": ({"pv2hvm_package_proxy": "proxy:3128"},
                                        "pv2hvm_package_proxy must be an http:// or https:// proxy URL, got 'proxy:3128'"),
+    # No region anywhere (the environment below has none): amazon.aws would say "requires a region" later.
+    "no region": ({"pv2hvm_aws_region": ""}, "pv2hvm_aws_region: got '' (empty); expected a region like eu-west-1: set pv2hvm_aws_region"),
+    "a zone, not a region": ({"pv2hvm_aws_region": "us-east-1a"}, "pv2hvm_aws_region: got 'us-east-1a'; expected a region like eu-west-1"),
     "zero poll interval": ({"pv2hvm_poll_interval": 0}, "pv2hvm_poll_interval: got 0; expected a positive whole number of seconds"),
 }
 
@@ -67,7 +70,8 @@ def test_bad_input_is_refused_before_anything_is_created(lab: Any, ec2: Any, cas
     if case == "no source":
         extra["pv2hvm_source_instance_ids"] = []
     volumes, snapshots = len(ec2.describe_volumes()["Volumes"]), len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
-    run = run_playbook(PLAYBOOK, extra, env=lab.env())
+    env = {**lab.env(), **({"AWS_REGION": "", "AWS_DEFAULT_REGION": ""} if case == "no region" else {})}
+    run = run_playbook(PLAYBOOK, extra, env=env)
     assert run.rc != 0
     assert any(message in failure for failure in run.failures()), run.explain()
     assert len(ec2.describe_volumes()["Volumes"]) == volumes

@@ -82,3 +82,22 @@ def test_no_source_at_all_says_what_to_migrate() -> None:
 def test_only_the_given_variables_are_checked() -> None:
     assert problems({"pv2hvm_method": "worker"}) == []
     assert problems({"some_other_variable": -1}) == []
+
+
+def test_the_region_botocore_would_find_counts_as_given(tmp_path, monkeypatch) -> None:
+    """A region from the environment or from the profile in the AWS config file (as botocore finds it)."""
+    from ansible_collections.cloudops.pv2hvm.plugins.filter.inputs import aws_configured_region
+
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = eu-central-1\n[profile prod]\nregion = ap-southeast-2\n", encoding="utf-8")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert aws_configured_region() == "eu-central-1"
+    assert aws_configured_region("prod") == "ap-southeast-2"
+    assert aws_configured_region("no-such-profile") == ""
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    assert aws_configured_region() == "us-west-2"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing"))
+    monkeypatch.delenv("AWS_REGION")
+    assert aws_configured_region() == ""
