@@ -22,8 +22,8 @@ SITE_PACKAGES = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_
 
 PYTEST_ARGS ?=
 # Two pytest workers: the suite mixes waiting (module processes, apt in a chroot) with CPU (qemu).
-# worksteal: the slowest tests (migrations and boots) come last; an idle worker takes over the other's queue
-# instead of waiting while it runs them one by one (a fresh run left one worker idle for its last 15 min).
+# loadgroup: each worker takes the next test (or xdist_group) when it is free; tests/conftest.py orders them
+# longest first by tests/durations.json, so that both workers end together on short tests.
 PYTEST_WORKERS ?= 2
 # The bindep.txt profile `make setup` installs; `make ee` installs the `ee` profile the same way.
 BINDEP_PROFILE ?= test
@@ -94,7 +94,7 @@ integration: setup
 	pytest tests/integration $(PYTEST_ARGS)
 
 pytest: setup
-	pytest tests -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	pytest tests -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: setup
 	python -m tests.lab.demo

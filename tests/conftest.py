@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -61,16 +62,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _recorded_seconds() -> dict[str, float]:
+    path = REPO_ROOT / "tests" / "durations.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _group(item: pytest.Item) -> str:
+    """What runs on one worker: an xdist_group (tests sharing an expensive module fixture), else the test."""
+    marker = item.get_closest_marker("xdist_group")
+    return f"group:{marker.args[0] if marker.args else marker.kwargs.get('name')}" if marker else item.nodeid
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slowest kinds first: whole migrations, then qemu boots, then the rest (collection order within each).
+    """Longest first, by the seconds tests/durations.json recorded (tests/support/durations.py refreshes it); a test
+    it does not know counts by its kind (a migration, a qemu boot, another integration test).
 
-    `make test` runs two xdist workers that steal queued tests from each other; with the long tests
-    started first, the run ends on short ones instead of one worker finishing a long migration alone."""
-    def weight(item: pytest.Item) -> int:
+    `make test` runs two xdist workers that take the next group of tests whenever they are free (--dist loadgroup):
+    with the long ones started first, the run ends on short ones instead of one worker finishing a long migration
+    alone. An xdist_group counts with the sum of its tests and stays together (its module fixture is built once)."""
+    recorded = _recorded_seconds()
+
+    def seconds(item: pytest.Item) -> float:
+        if item.nodeid in recorded:
+            return recorded[item.nodeid]
         if "/integration/migration/" in str(item.path):
-            return 0
+            return 300.0
         if item.get_closest_marker("qemu"):
-            return 1
-        return 2
+            return 200.0
+        return 20.0 if "/integration/" in str(item.path) else 0.0
 
-    items.sort(key=weight)
+    weights: dict[str, float] = {}
+    for item in items:
+        weights[_group(item)] = weights.get(_group(item), 0.0) + seconds(item)
+    first_seen = {group: index for index, group in enumerate(dict.fromkeys(_group(item) for item in items))}
+    items.sort(key=lambda item: (-weights[_group(item)], first_seen[_group(item)]))

@@ -17,7 +17,8 @@ from tests.lab.images import PVImage
 from tests.lab.manifest import differences, manifest
 from tests.lab.system import loop_device, mounted, run
 
-pytestmark = [pytest.mark.root, pytest.mark.qemu]
+# One worker for the module: its conversion (a module fixture) is made once, not once per worker.
+pytestmark = [pytest.mark.root, pytest.mark.qemu, pytest.mark.xdist_group("convert_image")]
 
 # What the conversion may change in the root filesystem: the files the roles rewrite (their
 # originals are kept as backups, checked below), the initramfs they rebuild, the PV getty link, the
