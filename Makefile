@@ -46,9 +46,14 @@ help:
 
 setup: $(BIN)/.installed system-packages collection-link
 
-$(BIN)/.installed: test-requirements.txt tests/constraints.txt
+# The venv's interpreter also caches the bytecode of what it imports from zip files (every Ansible module run's
+# payload): tests/support/zip_bytecode_cache.py says why.
+$(BIN)/.installed: test-requirements.txt tests/constraints.txt tests/support/zip_bytecode_cache.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r test-requirements.txt
+	site="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
+	cp tests/support/zip_bytecode_cache.py "$$site/pv2hvm_zip_bytecode_cache.py"; \
+	echo "import pv2hvm_zip_bytecode_cache" > "$$site/pv2hvm_zip_bytecode_cache.pth"
 	touch $@
 
 system-packages: $(BIN)/.installed

@@ -86,12 +86,12 @@ CLAIMS: list[Claim] = [
     *_both("a user's xfs image on /dev/sda1, 90 % full (make demo)", ROW_XFS, "ebs_direct",
            M + "test_demo.py::test_demo_with_a_users_own_image_passes_its_boot", GRUB2_INITRAMFS_TOOLS, ide_booted=False),
     *_both("bookworm xfs 99 % full, filling 1 GiB", ROW_XFS, "worker",
-           M + "test_full_root.py::test_full_root_that_fills_its_volume_migrates_and_boots", GRUB2_INITRAMFS_TOOLS, ide_booted=False),
+           M + "test_fleet.py::test_three_sources_in_parallel_share_one_worker_and_converge", GRUB2_INITRAMFS_TOOLS, ide_booted=False),
     *_both("bookworm ext4 95 % full in a partition filling 1 GiB", ROW_BOOKWORM, "worker",
-           M + "test_full_root.py::test_full_root_that_fills_its_volume_migrates_and_boots", GRUB2_INITRAMFS_TOOLS, ide_booted=False),
+           M + "test_fleet.py::test_three_sources_in_parallel_share_one_worker_and_converge", GRUB2_INITRAMFS_TOOLS, ide_booted=False),
     Claim("the lab machine", ROW_BOOKWORM, "nvme", "worker-ssh",
           M + "test_ssh_worker.py::test_worker_over_ssh_migrates_and_the_image_boots_on_nvme", GRUB2_INITRAMFS_TOOLS),
-    Claim("three lab machines through one launched worker", ROW_BOOKWORM, "nvme", "worker",
+    Claim("a fleet of three (i386, xfs 99 %, ext4 partitioned) through one launched worker", ROW_BOOKWORM, "nvme", "worker",
           M + "test_fleet.py::test_three_sources_in_parallel_share_one_worker_and_converge", GRUB2_INITRAMFS_TOOLS),
 ]
 

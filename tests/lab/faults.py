@@ -75,7 +75,7 @@ class Faults:
     _armed: dict[str, Fault] = field(default_factory=dict)
     _stuck: dict[str, int] = field(default_factory=dict)
     _calls: dict[str, int] = field(default_factory=dict)
-    _after: dict[str, list[Any]] = field(default_factory=dict)  # operation -> [calls still to go, action]
+    _after: dict[str, list[Any]] = field(default_factory=dict)  # operation -> [calls still to go, action, text its parameters must hold]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, operation: str, code: str, times: int = 1, message: str | None = None) -> None:
@@ -93,19 +93,22 @@ class Faults:
             self._stuck[operation] = times
             self._calls.setdefault(operation, 0)
 
-    def after(self, operation: str, action: Callable[[], None], calls: int = 1) -> None:
-        """Run `action` once, when the `calls`-th next call of `operation` has succeeded and before it is
-        answered: AWS has made the resource, the caller does not know it yet (e.g. the controller dies then)."""
+    def after(self, operation: str, action: Callable[[], None], calls: int = 1, matching: str = "") -> None:
+        """Run `action` once, when the `calls`-th next call of `operation` (whose parameters contain `matching`,
+        if given) has succeeded and before it is answered: AWS has made the resource, the caller does not know
+        it yet (e.g. the controller dies then)."""
         if calls < 1:
             raise ValueError(f"an action runs after at least one call, not {calls}")
         with self._lock:
-            self._after[operation] = [calls, action]
+            self._after[operation] = [calls, action, matching]
             self._calls.setdefault(operation, 0)
 
-    def after_due(self, operation: str) -> Callable[[], None] | None:
+    def after_due(self, operation: str, params: dict[str, Any] | None = None) -> Callable[[], None] | None:
         with self._lock:
             armed = self._after.get(operation)
             if armed is None:
+                return None
+            if armed[2] and armed[2] not in str(params or {}):
                 return None
             armed[0] -= 1
             if armed[0] > 0:
@@ -164,7 +167,7 @@ def _call_action(self: BaseResponse) -> Any:
             if found is None:
                 raise RuntimeError(f"lab faults: no {key} in the {operation} response to leave stuck")
             make_stuck(found.group(1))
-        action = FAULTS.after_due(operation) if response[0] < 400 else None
+        action = FAULTS.after_due(operation, self.querystring) if response[0] < 400 else None
         if action is not None:
             action()
         return response

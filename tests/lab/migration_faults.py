@@ -39,7 +39,8 @@ EVERY_STEP = [
     Crash("boot_config", "tree", task="Build the initramfs of each kernel with the image's own tool", in_chroot=True),
     Crash("grub_install", "group", task="Install the GRUB package in the image", in_chroot=True),
     Crash("detach", "group", api="DetachVolume"),
-    Crash("destination snapshot", "tree", api="CreateSnapshot"),
+    # The AMI's root snapshot, not the source's: a part of the chain may start on a lab where nothing was made yet.
+    Crash("destination snapshot", "tree", api="CreateSnapshot", request="of HVM AMI"),
     Crash("register", "group", api="RegisterImage"),
     Crash("test instance", "tree", api="RunInstances"),
     Crash("cleanup", "tree", api="DeleteVolume"),

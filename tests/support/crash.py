@@ -26,6 +26,7 @@ class Crash(NamedTuple):
     api: str = ""  # ... or once the lab has made this call's resource, before answering it
     in_chroot: bool = False
     calls: int = 1  # with api: dies after this many of its calls (e.g. half-way through an upload's blocks)
+    request: str = ""  # with api: counts only the calls whose parameters hold this text (which snapshot it is)
 
 
 def crash_env(crash: Crash, work: Path) -> dict[str, str]:
@@ -57,7 +58,7 @@ def arm(lab: Any, crash: Crash, work: Path) -> None:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    lab.faults.after(crash.api, kill_the_controller, calls=crash.calls)
+    lab.faults.after(crash.api, kill_the_controller, calls=crash.calls, matching=crash.request)
 
 
 def killed_lines(work: Path) -> list[str]:

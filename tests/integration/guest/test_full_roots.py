@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.root, pytest.mark.qemu]
 
 GIB = 1024 ** 3
 # (fstype, fill %, partitioned): whole-disk roots. A partitioned one whose partition fills the volume
-# migrates and boots in tests/integration/migration/test_full_root.py.
+# migrates and boots in tests/integration/migration/test_fleet.py.
 CASES = [("ext4", 95, False), ("ext4", 99, False), ("xfs", 95, False), ("xfs", 99, False)]
 
 

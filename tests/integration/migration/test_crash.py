@@ -79,6 +79,9 @@ def test_a_migration_killed_at_every_step_in_turn_converges_on_one_completed_ami
     if "inspect" in killed:
         assert killed["inspect"].left == [], "killed while inspecting, nothing was made"
         assert len(killed["snapshot"].left) == 1, "the snapshot AWS made before the controller died is tagged"
+    if "destination snapshot" in killed:
+        snapshots = [item for item in killed["destination snapshot"].left if item.startswith("snap-")]
+        assert len(snapshots) == 2, f"the source's and the AMI's root snapshot AWS made before the controller died: {snapshots}"
     if "test instance" in killed:
         assert any(item.startswith("i-") for item in killed["test instance"].left), "the test instance outlived that run"
 

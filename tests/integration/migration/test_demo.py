@@ -66,7 +66,7 @@ def run_demo(**env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
 
 def test_demo_with_a_users_own_image_passes_its_boot() -> None:
     """A PV image the lab code was not written against: xfs on /dev/sda1, a 1 GiB volume 90 % full, no payload;
-    through the workerless method (the worker method migrates and boots such roots in test_full_root.py). NVMe
+    through the workerless method (the worker method migrates and boots such roots in test_fleet.py). NVMe
     only: IDE adds nothing to this claim (tests/boot_matrix.py)."""
     method = "ebs_direct"
     image = build_pv_image(PVImageSpec(fstype="xfs", root_device="/dev/sda1", size_mib=1024, fill_percent=90))
