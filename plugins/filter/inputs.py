@@ -10,9 +10,10 @@ import os
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils import inputs
 
 
-def input_problems(values, environment_region=""):
-    """One message per bad input among `values` (variable name -> value), naming the variable, its value and the form."""
-    return inputs.problems(dict(values), environment_region)
+def input_problems(values, environment_region="", sources_required=True):
+    """One message per bad input among `values` (variable name -> value), naming the variable, its value and the form;
+    with `sources_required`, also when neither source list names a source."""
+    return inputs.problems(dict(values), environment_region, sources_required)
 
 
 def checked_inputs(names):

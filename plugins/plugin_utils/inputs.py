@@ -19,6 +19,12 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 EXAMPLE_INSTANCE = "i-0123456789abcdef0"
 EXAMPLE_IMAGE = "ami-0123456789abcdef0"
+# A migration's id (its pv2hvm:migration tag): pv2hvm_migration_id_prefix, '-', the source's id.
+MIGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*-(i|ami)-[0-9A-Za-z]+$")
+CLEANUP_PURPOSES = ("working-copy", "destination", "data-copy", "image", "test-instance", "worker")
+# What convert_image.yml's size takes: bytes, or a number with K/M/G/T (1024-based), optionally B or iB.
+IMAGE_SIZE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT](i?B)?)?\s*$", re.IGNORECASE)
+BOOLEANS = (True, False, "true", "false", "yes", "no", "True", "False", "1", "0", 1, 0)
 
 
 def _whole(value: Any) -> Optional[int]:
@@ -81,6 +87,47 @@ def _optional_instance(value: Any) -> str:
     return f"an instance id like {EXAMPLE_INSTANCE}, or empty"
 
 
+def _ids_or_empty(pattern: re.Pattern, form: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        return "" if value in ("", None) or (isinstance(value, str) and pattern.match(value)) else form
+    return check
+
+
+def _boolean(value: Any) -> str:
+    return "" if value in BOOLEANS else "true or false"
+
+
+def _choices_list(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if isinstance(value, (list, tuple)) and value and all(item in choices for item in value):
+            return ""
+        return "a non-empty list of " + ", ".join(choices)
+    return check
+
+
+def _regions(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) and REGION.match(item) for item in value):
+        return ""
+    if isinstance(value, str):
+        return "a list of regions, not a string: -e '{\"pv2hvm_assess_regions\": [\"eu-west-1\", \"us-east-1\"]}' (JSON)"
+    return "a list of regions like [eu-west-1, us-east-1]"
+
+
+def _hours_or_unset(value: Any) -> str:
+    number = _whole(value)
+    return "" if number is not None and number >= -1 else "a whole number of hours, 0 or more (-1, the default: not by age)"
+
+
+def _image_size(value: Any) -> str:
+    if value in ("", None) or (isinstance(value, (str, int)) and not isinstance(value, bool) and IMAGE_SIZE.match(str(value))):
+        return ""
+    return "a size like 8G, 8GiB or a number of bytes, or empty (sized for the source and the conversion)"
+
+
+def _file_path(value: Any) -> str:
+    return "" if isinstance(value, str) and value.strip() else "a file path (it must not be empty)"
+
+
 def _path(value: Any) -> str:
     return "" if isinstance(value, str) and value.strip() else "a directory path (it must not be empty)"
 
@@ -108,16 +155,34 @@ RULES: Dict[str, Callable[[Any], str]] = {
     "pv2hvm_poll_interval": _at_least(1, "seconds"),
     "pv2hvm_progress_interval": _at_least(1, "seconds"),
     "pv2hvm_ebs_direct_parallel": _at_least(1, "parallel requests", high=64),
+    # cleanup.yml
+    "pv2hvm_cleanup_migration_id": _ids_or_empty(MIGRATION_ID, "a migration id like pv2hvm-i-0123456789abcdef0 (the "
+                                                               "pv2hvm:migration tag), or empty"),
+    "pv2hvm_cleanup_older_than_hours": _hours_or_unset,
+    "pv2hvm_cleanup_purposes": _choices_list(*CLEANUP_PURPOSES),
+    "pv2hvm_cleanup_keep_completed": _boolean,
+    "pv2hvm_cleanup_confirm": _boolean,
+    # assess.yml
+    "pv2hvm_assess_regions": _regions,
+    "pv2hvm_assess_discover": _boolean,
+    # convert_image.yml
+    "pv2hvm_source_image": _file_path,
+    "pv2hvm_dest_image": _file_path,
+    "pv2hvm_dest_size": _image_size,
+    "pv2hvm_force": _boolean,
+    "pv2hvm_install_packages": _boolean,
+    "pv2hvm_boot_disk": _matching(r"/dev/[a-z][a-z0-9]*", "a disk device like /dev/nvme0n1 or /dev/xvda"),
 }
 
 
-def problems(values: Dict[str, Any], environment_region: str = "") -> List[str]:
+def problems(values: Dict[str, Any], environment_region: str = "", sources_required: bool = True) -> List[str]:
     """One message per bad input among `values` (variable name -> value), in the order given.
 
     A variable without a rule is not checked here. pv2hvm_aws_region, when given in `values`, may be empty
     only when the environment names a region (AWS_REGION, AWS_DEFAULT_REGION or the profile's:
     `environment_region`).
-    The sources: at least one of the two lists, when both are given.
+    The sources: at least one of the two lists, when both are given and `sources_required` (assess.yml may discover
+    its sources instead, and says so itself when there are none).
     """
     found = []
     for name, value in values.items():
@@ -130,7 +195,7 @@ def problems(values: Dict[str, Any], environment_region: str = "") -> List[str]:
         if expected:
             found.append(f"{name}: got {_shown(value)}; expected {expected}.")
     sources = [values.get("pv2hvm_source_instance_ids"), values.get("pv2hvm_source_image_ids")]
-    if ("pv2hvm_source_instance_ids" in values and "pv2hvm_source_image_ids" in values
+    if (sources_required and "pv2hvm_source_instance_ids" in values and "pv2hvm_source_image_ids" in values
             and all(isinstance(ids, (list, tuple)) and not ids for ids in sources)):
         found.append("Say what to migrate: pv2hvm_source_instance_ids (instance ids like "
                      f"{EXAMPLE_INSTANCE}) and/or pv2hvm_source_image_ids (AMI ids like {EXAMPLE_IMAGE}), both empty.")

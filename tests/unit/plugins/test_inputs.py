@@ -26,6 +26,19 @@ GOOD = {
     "pv2hvm_progress_interval": 1,
     "pv2hvm_ebs_direct_parallel": 64,
     "pv2hvm_aws_region": "eu-west-1",
+    "pv2hvm_cleanup_migration_id": "pv2hvm-i-0123456789abcdef0",
+    "pv2hvm_cleanup_older_than_hours": -1,
+    "pv2hvm_cleanup_purposes": ["working-copy", "destination"],
+    "pv2hvm_cleanup_keep_completed": "yes",
+    "pv2hvm_cleanup_confirm": False,
+    "pv2hvm_assess_regions": ["eu-west-1", "us-east-1"],
+    "pv2hvm_assess_discover": "false",
+    "pv2hvm_source_image": "pv.img",
+    "pv2hvm_dest_image": "/var/tmp/hvm.img",
+    "pv2hvm_dest_size": "8GiB",
+    "pv2hvm_force": True,
+    "pv2hvm_install_packages": "true",
+    "pv2hvm_boot_disk": "/dev/nvme0n1",
 }
 
 BAD = [
@@ -49,6 +62,24 @@ BAD = [
     ("pv2hvm_poll_interval", "1.5", "'1.5'", "a positive whole number of seconds"),
     ("pv2hvm_ebs_direct_parallel", 65, "65", "from 1 to 64"),
     ("pv2hvm_aws_region", "Ireland", "'Ireland'", "a region like eu-west-1"),
+    ("pv2hvm_cleanup_migration_id", "i-0123456789abcdef0", "'i-0123456789abcdef0'", "a migration id like pv2hvm-i-"),
+    ("pv2hvm_cleanup_migration_id", "pv2hvm-*", "'pv2hvm-*'", "the pv2hvm:migration tag"),
+    ("pv2hvm_cleanup_older_than_hours", "a day", "'a day'", "a whole number of hours, 0 or more"),
+    ("pv2hvm_cleanup_older_than_hours", -2, "-2", "-1, the default: not by age"),
+    ("pv2hvm_cleanup_purposes", "image", "'image'", "a non-empty list of working-copy"),
+    ("pv2hvm_cleanup_purposes", [], "[]", "a non-empty list"),
+    ("pv2hvm_cleanup_keep_completed", "maybe", "'maybe'", "true or false"),
+    ("pv2hvm_cleanup_confirm", "Y", "'Y'", "true or false"),
+    ("pv2hvm_assess_regions", "eu-west-1", "'eu-west-1'", "not a string"),
+    ("pv2hvm_assess_regions", ["Ireland"], "['Ireland']", "a list of regions like"),
+    ("pv2hvm_assess_discover", 2, "2", "true or false"),
+    ("pv2hvm_source_image", "", "'' (empty)", "a file path"),
+    ("pv2hvm_dest_image", " ", "' '", "a file path"),
+    ("pv2hvm_dest_size", "-5G", "'-5G'", "a size like 8G, 8GiB"),
+    ("pv2hvm_dest_size", "8 gigabytes", "'8 gigabytes'", "or a number of bytes"),
+    ("pv2hvm_force", "sure", "'sure'", "true or false"),
+    ("pv2hvm_install_packages", None, "None", "true or false"),
+    ("pv2hvm_boot_disk", "nvme0n1", "'nvme0n1'", "a disk device like /dev/nvme0n1"),
 ]
 
 
@@ -77,6 +108,15 @@ def test_no_region_passes_only_when_the_environment_names_one() -> None:
 def test_no_source_at_all_says_what_to_migrate() -> None:
     [message] = problems({**GOOD, "pv2hvm_source_instance_ids": []})
     assert "Say what to migrate" in message and "pv2hvm_source_image_ids" in message, message
+
+
+def test_no_source_is_left_to_the_assessment_when_it_may_discover_them() -> None:
+    assert problems({**GOOD, "pv2hvm_source_instance_ids": []}, sources_required=False) == []
+
+
+def test_sizes_convert_image_takes() -> None:
+    for size in ("8G", "8GiB", "8 GB", "1.5G", "512m", "1073741824", 1073741824, ""):
+        assert problems({"pv2hvm_dest_size": size}) == [], size
 
 
 def test_only_the_given_variables_are_checked() -> None:
