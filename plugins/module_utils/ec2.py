@@ -181,11 +181,22 @@ ADVICE = {
     "SnapshotLimitExceeded": "The account's snapshot quota in this Region is reached: delete snapshots you do not need or raise the quota.",
     "UnauthorizedOperation": "The credentials lack a permission this step needs: compare them with docs/iam-policy.json.",
 }
+# Credentials that ran out in the middle of a run (an STS session or an AWX credential lasts an hour).
+EXPIRED = "The credentials expired: renew them (a new session, a refreshed credential) and run the same command again; it resumes."
+for _code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+    ADVICE[_code] = EXPIRED
+ADVICE["AuthFailure"] = ("AWS did not accept the credentials (expired, revoked or wrong): renew them and run the same command again; "
+                         "it resumes.")
+# No answer at all: the endpoint or the network is gone, nothing was refused.
+UNREACHABLE = "AWS did not answer: check the network and the endpoint, then run the same command again; it resumes."
 
 
 def fail_aws(module: Any, error: Exception, what: str, **extra: Any) -> None:
     """Fail with `what`, EC2's error and, where the error is a known one, what to do about it last."""
     advice = ADVICE.get(error_code(error))
+    if not advice and isinstance(error, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
+                                         botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+        advice = UNREACHABLE
     if not advice:
         module.fail_json_aws(error, msg=what, **extra)
     failure = dict(msg=f"{what}: {to_native(error).rstrip('.')}. {advice}", exception=traceback.format_exc(), **extra)

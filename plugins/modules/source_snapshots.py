@@ -84,6 +84,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+created_ids:
+  description:
+    - The snapshots this run had EC2 make before it failed (e.g. when EC2 stopped answering while they completed); they
+      are tagged with O(migration_id) and reused by the next run.
+  returned: failure
+  type: list
+  elements: str
+  sample: [snap-0123456789abcdef0]
 root_snapshot_id:
   description: The snapshot of the source's root device (empty in check mode before it exists).
   returned: always
@@ -155,6 +163,7 @@ class SourceSnapshots:
         self.params = module.params
         self.changed = False
         self.stopped = False
+        self.taken: List[str] = []  # made by this run, for the failure result
 
     def from_image(self, image_id: str) -> Dict[str, Any]:
         image = get_image(self.client, image_id)
@@ -223,7 +232,7 @@ class SourceSnapshots:
                 "Set stop_source: true (pv2hvm_stop_source) for consistent snapshots."
             )
         try:
-            taken = []
+            taken = self.taken
             for mapping, volume, is_root, _existing in missing:
                 tags = migration_tags(self.params["migration_id"], purpose_of(is_root), self.params["tags"])
                 tags.setdefault("Name", f"pv2hvm {self.params['migration_id']} {mapping['DeviceName']} of {instance['InstanceId']}")
@@ -292,9 +301,9 @@ def main() -> None:
     except Pv2hvmError as error:
         module.fail_json(msg=str(error))
     except WaitTimeout as error:
-        module.fail_json(msg=f"{error}. Run the task again to continue; the snapshots already taken are reused.")
+        module.fail_json(msg=f"{error}. Run the task again to continue; the snapshots already taken are reused.", created_ids=snapshots.taken)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, "Could not snapshot the migration source")
+        fail_aws(module, error, "Could not snapshot the migration source", created_ids=snapshots.taken)
     module.exit_json(changed=snapshots.changed, **result)
 
 

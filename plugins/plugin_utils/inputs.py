@@ -19,8 +19,9 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 EXAMPLE_INSTANCE = "i-0123456789abcdef0"
 EXAMPLE_IMAGE = "ami-0123456789abcdef0"
-# A migration's id (its pv2hvm:migration tag): pv2hvm_migration_id_prefix, '-', the source's id.
-MIGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*-(i|ami)-[0-9A-Za-z]+$")
+# A migration's id (its pv2hvm:migration tag): pv2hvm_migration_id_prefix, '-', the source's id; or a launched
+# worker's (pv2hvm-worker-<hash>).
+MIGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*-((i|ami)-[0-9A-Za-z]+|worker-[0-9a-f]+)$")
 CLEANUP_PURPOSES = ("working-copy", "destination", "data-copy", "image", "test-instance", "worker")
 # What convert_image.yml's size takes: bytes, or a number with K/M/G/T (1024-based), optionally B or iB.
 IMAGE_SIZE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT](i?B)?)?\s*$", re.IGNORECASE)
@@ -155,9 +156,11 @@ RULES: Dict[str, Callable[[Any], str]] = {
     "pv2hvm_poll_interval": _at_least(1, "seconds"),
     "pv2hvm_progress_interval": _at_least(1, "seconds"),
     "pv2hvm_ebs_direct_parallel": _at_least(1, "parallel requests", high=64),
+    "pv2hvm_worker_terminate_retries": _at_least(0, "tries"),
+    "pv2hvm_worker_terminate_delay": _at_least(1, "seconds"),
     # cleanup.yml
-    "pv2hvm_cleanup_migration_id": _ids_or_empty(MIGRATION_ID, "a migration id like pv2hvm-i-0123456789abcdef0 (the "
-                                                               "pv2hvm:migration tag), or empty"),
+    "pv2hvm_cleanup_migration_id": _ids_or_empty(MIGRATION_ID, "a migration id like pv2hvm-i-0123456789abcdef0 or "
+                                                               "pv2hvm-worker-0123456789ab (the pv2hvm:migration tag), or empty"),
     "pv2hvm_cleanup_older_than_hours": _hours_or_unset,
     "pv2hvm_cleanup_purposes": _choices_list(*CLEANUP_PURPOSES),
     "pv2hvm_cleanup_keep_completed": _boolean,

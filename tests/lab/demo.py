@@ -101,6 +101,7 @@ def migration_vars(lab: LabEndpoint, work: Path, sources: list[str], **extra: An
         # The lab's timings: a progress line every second (AWS: every 10 s; the lab's copies take seconds).
         "pv2hvm_progress_interval": 1,
         "pv2hvm_poll_interval": 1,
+        "pv2hvm_worker_terminate_delay": 1,
         # The lab's package mirror on 127.0.0.1 for the image's GRUB package (tests/lab/packages.py).
         **lab_package_vars(),
         **extra,

@@ -71,6 +71,22 @@ class LabEndpoint:
             self.ebs.close()
             self.ebs = None
 
+    def go_down(self) -> None:
+        """The endpoint stops answering - every new connection is refused, as when the network or AWS is
+        gone - and keeps every resource (moto's backends live in this process). A request in flight is answered."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def come_back(self) -> None:
+        """The endpoint answers again, at the same URL, with everything it held."""
+        from moto.server import ThreadedMotoServer  # pylint: disable=import-outside-toplevel
+
+        if self._server is None:
+            host, port = self.url.removeprefix("http://").rsplit(":", 1)
+            self._server = ThreadedMotoServer(ip_address=host, port=int(port), verbose=False)
+            self._server.start()
+
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""
         from tests.lab import ebs_direct  # pylint: disable=import-outside-toplevel

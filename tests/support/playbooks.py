@@ -55,7 +55,7 @@ class PlaybookRun:
             for task in play.get("tasks", []):
                 for host, result in task["hosts"].items():
                     if result.get("failed"):
-                        found.append(f"{task['task']['name']} [{host}]: {str(result.get('msg', ''))[:2000]}")
+                        found.append(f"{task['task']['name']} [{host}]: {str(result.get('msg', ''))[:6000]}")
         return found
 
     def explain(self) -> str:
