@@ -19,6 +19,7 @@ import pytest
 from ansible_collections.cloudops.pv2hvm.plugins.plugin_utils.grub_menu import default_kernel
 from tests.lab import bootcheck
 from tests.lab.images import PVImage
+from tests.lab.packages import lab_package_vars
 from tests.support.loopdev import MIB, LoopDevices, blkid, sh
 from tests.support.playbooks import run_playbook
 
@@ -97,7 +98,7 @@ def convert(tmp_path: Path, device: str, root: Path, *, with_boot_config: bool, 
     playbook = tmp_path / "convert.yml"
     playbook.write_text(PLAYBOOK, encoding="utf-8")
     run = run_playbook(playbook, {"target": str(root), "device": device, "with_boot_config": with_boot_config,
-                                  "install_packages": install_packages})
+                                  "install_packages": install_packages, **lab_package_vars()})
     assert run.rc == 0, run.explain()
     shown = run.task_results("Show the chosen kernel")
     return run, shown[0]["msg"] if shown else None
