@@ -109,9 +109,10 @@ bench: setup
 	python -m tests.bench.disk_clone
 	python -m tests.bench.migration
 
-# The EC2 fault matrix, one line per case (the same cases are tests in `make test`).
+# The EC2 fault matrix, one line per case (the same cases are tests in `make test`);
+# FAULTS="unreachable direct" runs only those groups (api, stuck, crash, direct, unreachable).
 faults: setup
-	python -m tests.bench.faults
+	python -m tests.bench.faults $(FAULTS)
 
 build: setup
 	mkdir -p .build/dist

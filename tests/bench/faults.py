@@ -4,11 +4,14 @@
 - Whole migrations (tests/lab/migration_faults.py, as root): a resource stuck "pending"/"attaching",
   and the controller killed at every step in turn, each run resuming the one before, then one plain
   re-run that must converge.
+- AWS out of reach (tests/lab/unreachable_faults.py, issue 28): the endpoint gone at the stage step, in the
+  middle of the rollback, back during the summary; the credentials expiring mid-migration, then a re-run.
 
 Each line: step, fault, outcome, seconds, leaked (what the case left that it should not have; must be
 0; for the crashes, what the converged migration left besides its AMI, counted on every crash line).
 Exits non-zero if any case did not end as it should. The same cases run as tests in `make test`
-(tests/integration/aws/test_api_faults.py, tests/integration/migration/test_stuck.py, test_crash.py).
+(tests/integration/aws/test_api_faults.py, tests/integration/migration/test_stuck.py, test_crash.py,
+test_unreachable.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.lab import fault_matrix, migration_faults
+from tests.lab import fault_matrix, migration_faults, unreachable_faults
 from tests.lab.endpoint import LabEndpoint
 from tests.lab.images import build_pv_image
 from tests.lab.migration import migration_lab
@@ -36,7 +39,7 @@ def line(step: str, fault: str, outcome: str, seconds: float, leaked: int) -> bo
 RESUMED_UPLOAD = "died there; the re-run resumed the upload into one snapshot"
 CLEANED_UP = "died there; cleanup.yml given the conversion host removed everything"
 PASSED = ("retried and succeeded", "failed as it should", "died there; resumed by the next run", "converged on one completed AMI",
-          RESUMED_UPLOAD, CLEANED_UP)
+          RESUMED_UPLOAD, CLEANED_UP, unreachable_faults.FINISHED, unreachable_faults.TERMINATED, unreachable_faults.RENEWED)
 
 
 def api_cases() -> list[bool]:
@@ -119,14 +122,34 @@ def direct_cases(pv_disk: Path, work: Path) -> list[bool]:
     return results
 
 
-def main() -> int:
-    results = api_cases()
+def unreachable_cases(pv_disk: Path, work: Path) -> list[bool]:
+    """Each on a lab of its own; leaked is what the run's printed clean-up commands (or the re-run) left."""
+    results = []
+    for scenario in (unreachable_faults.gone_at_stage, unreachable_faults.gone_in_rollback, unreachable_faults.back_in_summary,
+                     unreachable_faults.expiring):
+        with migration_lab(pv_disk, work / f"unreachable-{scenario.__name__}") as lab:
+            case = scenario(lab, lab.pv_instance(scenario.__name__.replace("_", "-")))
+            seconds = case.seconds + (case.rerun.seconds if case.rerun else 0)
+            results.append(line(case.case, case.fault, unreachable_faults.outcome(case), round(seconds, 1), len(case.leaked)))
+    return results
+
+
+GROUPS = ("api", "stuck", "crash", "direct", "unreachable")
+
+
+def main(groups: list[str]) -> int:
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        print(f"unknown fault group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    chosen = groups or list(GROUPS)
+    results = api_cases() if "api" in chosen else []
     work = Path(tempfile.mkdtemp(prefix="pv2hvm-faults-", dir="/var/tmp"))
     try:
         pv_disk = build_pv_image().disk
-        results += stuck_cases(pv_disk, work)
-        results += crash_cases(pv_disk, work)
-        results += direct_cases(pv_disk, work)
+        for group, cases in (("stuck", stuck_cases), ("crash", crash_cases), ("direct", direct_cases), ("unreachable", unreachable_cases)):
+            if group in chosen:
+                results += cases(pv_disk, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = results.count(False)
@@ -135,4 +158,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
